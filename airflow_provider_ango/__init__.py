@@ -1,0 +1,51 @@
+"""Apache Airflow provider for Ango Hub (iMerit's data-labeling platform)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "get_provider_info"]
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe the provider to Airflow's ProvidersManager (entry point ``apache_airflow_provider``)."""
+    return {
+        "package-name": "airflow-provider-ango",
+        "name": "Ango Hub",
+        "description": "Ango Hub (iMerit) data labeling: bucket imports, pre-labels, sensors and exports.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Ango Hub",
+                "external-doc-url": "https://docs.imerit.net/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {"integration-name": "Ango Hub", "python-modules": ["airflow_provider_ango.hooks.ango"]},
+        ],
+        "connection-types": [
+            {
+                "connection-type": "ango",
+                "hook-class-name": "airflow_provider_ango.hooks.ango.AngoHubHook",
+                "hook-name": "Ango Hub",
+                "conn-fields": {
+                    "organization_id": {
+                        "label": "Organization ID",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Optional: the Ango organization the key belongs to.",
+                    },
+                },
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port", "login", "extra"],
+                    "relabeling": {"password": "API key", "host": "Ango Hub URL"},
+                    "placeholders": {
+                        "host": "https://imeritapi.ango.ai",
+                        "password": "Ango Hub API key (Account > API)",
+                    },
+                },
+            }
+        ],
+    }
