@@ -1,0 +1,153 @@
+"""Pydantic models of Ango Hub API answers (the ``data`` part of ``{"status", "data"}``).
+
+Every model keeps fields it does not know (``extra="allow"``): Ango adds fields over time and
+a pipeline must pass them on rather than drop them. Python names are snake_case; the wire
+names (``_id``, ``externalId``, ...) are aliases, and models accept either on input.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AngoModel(BaseModel):
+    """Base of every API model: unknown fields survive, wire names and Python names both accepted."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    def to_api(self) -> dict[str, Any]:
+        """Dump with Ango's field names, leaving out fields that were never set."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class Batch(AngoModel):
+    id: str = Field(alias="_id")
+    name: str
+
+
+class SchemaOption(AngoModel):
+    value: str
+    schema_id: str | None = Field(default=None, alias="schemaId")
+
+
+class CategorySchemaItem(AngoModel):
+    """A tool, classification or relation of a project's ontology."""
+
+    tool: str
+    title: str
+    schema_id: str = Field(alias="schemaId")
+    required: bool | None = None
+    color: str | None = None
+    classifications: list[CategorySchemaItem] = Field(default_factory=list)
+    options: list[SchemaOption] = Field(default_factory=list)
+
+
+class CategorySchema(AngoModel):
+    tools: list[CategorySchemaItem] = Field(default_factory=list)
+    classifications: list[CategorySchemaItem] = Field(default_factory=list)
+    relations: list[CategorySchemaItem] = Field(default_factory=list)
+
+
+class Stage(AngoModel):
+    """A workflow stage (Start, Label, Review, Consensus, Hold, Complete, ...)."""
+
+    id: str | None = None
+    name: str | None = None
+    type: str | None = None
+
+
+class Project(AngoModel):
+    id: str = Field(alias="_id")
+    name: str
+    description: str | None = None
+    type: str | None = None
+    batches: list[Batch] = Field(default_factory=list)
+    category_schema: CategorySchema | None = Field(default=None, alias="categorySchema")
+    stages: list[Stage] = Field(default_factory=list)
+
+    def batch_ids_by_name(self) -> dict[str, str]:
+        """Batch name -> id; when two batches share a name the first one wins."""
+        ids: dict[str, str] = {}
+        for batch in self.batches:
+            ids.setdefault(batch.name, batch.id)
+        return ids
+
+
+class Asset(AngoModel):
+    id: str = Field(alias="_id")
+    external_id: str | None = Field(default=None, alias="externalId")
+    data: Any = None
+    batches: list[Any] = Field(default_factory=list)
+    is_pre_labeled: bool | None = Field(default=None, alias="isPreLabeled")
+    metadata: dict[str, Any] | None = None
+    context_data: dict[str, Any] | None = Field(default=None, alias="contextData")
+    created_at: datetime | None = Field(default=None, alias="createdAt")
+
+
+class Task(AngoModel):
+    id: str = Field(alias="_id")
+    stage: str | None = None
+    stage_id: str | None = Field(default=None, alias="stageId")
+    status: str | None = None
+    project: Any = None
+    asset: Any = None
+    external_id: str | None = Field(default=None, alias="externalId")
+    batches: list[Any] = Field(default_factory=list)
+    answer: Any = None
+    stage_history: list[dict[str, Any]] | None = Field(default=None, alias="stageHistory")
+    updated_at: datetime | None = Field(default=None, alias="updatedAt")
+    created_at: datetime | None = Field(default=None, alias="createdAt")
+
+
+class Storage(AngoModel):
+    id: str = Field(alias="_id")
+    name: str | None = None
+    provider: str | None = None
+
+
+ItemT = TypeVar("ItemT", bound=BaseModel)
+
+
+class Page(BaseModel, Generic[ItemT]):
+    """One page of a listing; ``page`` counts from 1 as Ango does."""
+
+    items: list[ItemT]
+    total: int | None = None
+    page: int
+    limit: int
+
+    @property
+    def is_last(self) -> bool:
+        """No page after this one: it came back short, or it reaches ``total``."""
+        if len(self.items) < self.limit:
+            return True
+        return self.total is not None and self.page * self.limit >= self.total
+
+
+class ImportChunkReceipt(BaseModel):
+    """What one import POST sent and what Ango answered (an opaque receipt, not a confirmation)."""
+
+    chunk_index: int
+    item_count: int
+    first_external_id: str | None = None
+    last_external_id: str | None = None
+    response: Any = None
+
+
+__all__ = [
+    "AngoModel",
+    "Asset",
+    "Batch",
+    "CategorySchema",
+    "CategorySchemaItem",
+    "ImportChunkReceipt",
+    "Page",
+    "Project",
+    "SchemaOption",
+    "Stage",
+    "Storage",
+    "Task",
+]

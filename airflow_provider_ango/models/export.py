@@ -1,0 +1,117 @@
+"""Export request options and the signed URL Ango answers with."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from airflow_provider_ango.exceptions import redact_url
+from airflow_provider_ango.models.filters import TimeWindow
+
+ExportFormat = Literal["json", "ndjson"]
+ExportType = Literal["task", "issue"]
+TaskType = Literal["default", "consensus", "benchmark"]
+
+
+def _json_param(value: Any) -> str:
+    # Compact JSON: what Ango parses, and the shortest query string.
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _bool_param(value: bool) -> str:
+    # Ango reads the strings "true"/"false"; Python's str(True) would send "True".
+    return "true" if value else "false"
+
+
+class ExportOptions(BaseModel):
+    """Every option of ``GET /v2/export``, validated before anything is sent.
+
+    Defaults follow Ango's UI: JSON, tasks, only the ``Complete`` stage. Annotation metadata
+    and stage history are included, and nobody is notified or e-mailed.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    format: ExportFormat = "json"
+    export_type: ExportType = Field(default="task", alias="type")
+    stages: list[str] = Field(default_factory=lambda: ["Complete"], alias="stage", min_length=1)
+    batches: list[str] | None = None
+    task_types: list[TaskType] | None = Field(default=None, alias="taskTypes")
+    include_metadata: bool = Field(default=True, alias="includeMetadata")
+    include_history: bool = Field(default=True, alias="includeHistory")
+    include_only_key_frames: bool = Field(default=False, alias="includeOnlyKeyFrames")
+    include_idle_blur_durations: bool = Field(default=False, alias="includeIdleBlurDurations")
+    send_email: bool = Field(default=False, alias="sendEmail")
+    do_not_notify: bool = Field(default=True, alias="doNotNotify")
+    updated_at: TimeWindow | None = Field(default=None, alias="updatedAt")
+    created_at: TimeWindow | None = Field(default=None, alias="createdAt")
+
+    @field_validator("stages", "batches")
+    @classmethod
+    def _no_blank_names(cls, values: list[str] | None) -> list[str] | None:
+        if values is not None and any(not str(value).strip() for value in values):
+            raise ValueError("stage and batch lists must not contain empty names")
+        return values
+
+    def to_query_params(self, project_id: str) -> dict[str, str]:
+        """The query string of the export call, in the order Ango documents it."""
+        params: dict[str, str] = {
+            "project": project_id,
+            "format": self.format,
+            "type": self.export_type,
+            "stage": _json_param(self.stages),
+        }
+        if self.batches is not None:
+            params["batches"] = _json_param(self.batches)
+        if self.task_types is not None:
+            params["taskTypes"] = _json_param(self.task_types)
+        params["includeMetadata"] = _bool_param(self.include_metadata)
+        params["includeHistory"] = _bool_param(self.include_history)
+        params["includeOnlyKeyFrames"] = _bool_param(self.include_only_key_frames)
+        params["includeIdleBlurDurations"] = _bool_param(self.include_idle_blur_durations)
+        params["sendEmail"] = _bool_param(self.send_email)
+        params["doNotNotify"] = _bool_param(self.do_not_notify)
+        if self.updated_at is not None:
+            params["updatedAt"] = _json_param(self.updated_at.to_api())
+        if self.created_at is not None:
+            params["createdAt"] = _json_param(self.created_at.to_api())
+        return params
+
+
+class SignedUrl:
+    """A signed download URL whose ``str``/``repr`` never show the query string (the signature).
+
+    Call :meth:`get_secret_value` only where the URL is actually fetched; never push it to
+    XCom or a log.
+    """
+
+    __slots__ = ("_url",)
+
+    def __init__(self, url: str) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"not an http(s) URL: {redact_url(url)}")
+        self._url = url
+
+    def get_secret_value(self) -> str:
+        return self._url
+
+    @property
+    def redacted(self) -> str:
+        return redact_url(self._url)
+
+    def __str__(self) -> str:
+        return self.redacted
+
+    def __repr__(self) -> str:
+        return f"SignedUrl({self.redacted!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SignedUrl) and other._url == self._url
+
+    def __hash__(self) -> int:
+        return hash(self._url)
+
+
+__all__ = ["ExportFormat", "ExportOptions", "ExportType", "SignedUrl", "TaskType"]
