@@ -1,0 +1,117 @@
+"""``AngoEmulator``: start the emulator in a background thread of this process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from types import TracebackType
+
+from airflow_provider_ango.emulator.common import Clock
+from airflow_provider_ango.emulator.control import EmulatorControl
+from airflow_provider_ango.emulator.core import Core
+from airflow_provider_ango.emulator.faults import DEFAULT_LOG_SIZE, FaultBook, RequestLog
+from airflow_provider_ango.emulator.files import ExportFiles
+from airflow_provider_ango.emulator.server import EmulatorHTTPServer, check_loopback
+from airflow_provider_ango.emulator.state import EmulatorState
+
+DEFAULT_URL_EXPIRY_SECONDS = 120_000  # what Ango documents for its signed export URLs
+
+
+class AngoEmulator:
+    """A real HTTP Ango Hub emulator on a loopback port.
+
+    ``with AngoEmulator() as hub: hub.url, hub.api_key, hub.control.seed_project(...)``.
+    ``port=0`` picks a free port. ``clock`` (seconds since the epoch) replaces the wall
+    clock, e.g. to expire signed URLs without waiting.
+    """
+
+    def __init__(
+        self,
+        api_key: str = "test-key",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        url_expiry: float = DEFAULT_URL_EXPIRY_SECONDS,
+        clock: Callable[[], float] | None = None,
+        request_log_size: int = DEFAULT_LOG_SIZE,
+    ) -> None:
+        self.api_key = api_key
+        self.host = check_loopback(host)
+        self.port = port
+        self.url_expiry = url_expiry
+        self.clock = Clock(clock)
+        self._request_log_size = request_log_size
+        self._server: EmulatorHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._control: EmulatorControl | None = None
+        self.core: Core | None = None
+
+    @property
+    def url(self) -> str:
+        if self.core is None:
+            raise RuntimeError("The emulator is not started; call start() or use it as a context manager")
+        return self.core.base_url
+
+    @property
+    def control(self) -> EmulatorControl:
+        if self._control is None:
+            raise RuntimeError("The emulator is not started; call start() or use it as a context manager")
+        return self._control
+
+    @property
+    def state(self) -> EmulatorState:
+        """In-process access to the state (for measurements; use ``control`` otherwise)."""
+        if self.core is None:
+            raise RuntimeError("The emulator is not started")
+        return self.core.state
+
+    def bind(self) -> EmulatorHTTPServer:
+        """Create the listening socket and the emulator's parts (no thread yet)."""
+        if self._server is not None:
+            raise RuntimeError("The emulator is already started")
+        core = Core(
+            state=EmulatorState(self.api_key, self.clock, self.url_expiry),
+            faults=FaultBook(),
+            log=RequestLog(self._request_log_size),
+            files=ExportFiles(self.clock),
+        )
+        server = EmulatorHTTPServer((self.host, self.port), core)
+        bound_host, bound_port = server.server_address[:2]
+        self.port = int(bound_port)
+        core.base_url = f"http://{bound_host!s}:{self.port}"
+        self.core = core
+        self._server = server
+        self._control = EmulatorControl(core.base_url)
+        return server
+
+    def start(self) -> AngoEmulator:
+        server = self.bind()
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="ango-emulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        if self._control is not None:
+            self._control.close()
+        if self.core is not None:
+            self.core.files.cleanup()
+
+    def __enter__(self) -> AngoEmulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
