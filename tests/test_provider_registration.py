@@ -52,7 +52,8 @@ def test_airflow_cli_lists_provider_and_ango_hook(airflow_home) -> None:
     ango = [row for row in hooks if row["connection_type"] == "ango"]
     assert ango, f"no 'ango' connection type among {sorted(row['connection_type'] for row in hooks)}"
     assert ango[0]["class"] == "airflow_provider_ango.hooks.ango.AngoHubHook"
-    assert ango[0]["package"] == "airflow-provider-ango"
+    assert ango[0]["package_name"] == "airflow-provider-ango"
+    assert ango[0]["hook_name"] == "Ango Hub"
 
 
 def test_isolated_home_has_a_migrated_database(airflow_db, airflow_home) -> None:

@@ -43,7 +43,7 @@ from airflow_provider_ango.testing.servers import (
     run_moto,
 )
 
-# The Ango Hub emulator fixtures join here once airflow_provider_ango.testing.ango lands.
+pytest_plugins = ["airflow_provider_ango.testing.ango"]
 
 DEFAULT_CONN_IDS = {"s3": "aws_default", "gcs": "google_cloud_default", "azure": "wasb_default"}
 URI_SCHEMES = {"s3": "s3", "gcs": "gs", "azure": "wasb"}
