@@ -1,0 +1,114 @@
+"""Fixtures of the hook tests: a hook wired to the Ango emulator, waits recorded instead of slept."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    # Type-only: importing Airflow here, before the testing plugin isolates AIRFLOW_HOME, is refused.
+    from airflow_provider_ango.emulator import AngoEmulator
+    from airflow_provider_ango.hooks.ango import AngoHubHook
+
+
+class RecordedWaits(list[float]):
+    """The hook's sleep, replaced: remembers each wait and returns at once."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def waits() -> RecordedWaits:
+    return RecordedWaits()
+
+
+HookFactory = Callable[..., "AngoHubHook"]
+
+
+@pytest.fixture
+def make_hook(waits: RecordedWaits) -> Iterator[HookFactory]:
+    """Build hooks with small retry waits that are recorded in ``waits``, never slept."""
+    from airflow_provider_ango.hooks.ango import AngoHubHook
+
+    made: list[AngoHubHook] = []
+
+    def build(**kwargs: Any) -> AngoHubHook:
+        options: dict[str, Any] = {
+            "timeout": 5.0,
+            "retry_limit": 3,
+            "retry_initial_wait": 0.01,
+            "retry_max_wait": 0.05,
+            "retry_max_elapsed": 60.0,
+            **kwargs,
+        }
+        hook = AngoHubHook(**options)
+        hook._sleep = waits
+        hook._async_sleep = waits.asleep
+        made.append(hook)
+        return hook
+
+    yield build
+    for hook in made:
+        hook.close()
+
+
+@pytest.fixture
+def hook(ango_connection: str, make_hook: HookFactory) -> AngoHubHook:
+    return make_hook(ango_conn_id=ango_connection)
+
+
+@pytest.fixture
+def project(ango: AngoEmulator) -> dict[str, Any]:
+    """A seeded project with two batches, an ontology and five assets in batch b1."""
+    return ango.control.seed_project(
+        name="fidelity",
+        batches=["b1", "b2"],
+        category_schema={
+            "tools": [{"tool": "bounding-box", "title": "Cat", "schemaId": "cat"}],
+            "classifications": [
+                {
+                    "tool": "radio",
+                    "title": "Colour",
+                    "schemaId": "colour",
+                    "options": [{"value": "black", "schemaId": "black"}],
+                }
+            ],
+            "relations": [],
+        },
+        assets=[
+            {"data": f"https://img.example/cat-{n}.jpg", "externalId": f"cat-{n}.jpg", "batches": ["b1"]}
+            for n in range(5)
+        ],
+    )
+
+
+try:  # The shared fixtures (ango_emulator, ango, ango_connection) come from the testing plugin.
+    import airflow_provider_ango.testing.ango  # noqa: F401
+except ImportError:  # pragma: no cover - stand-ins until the plugin ships them
+    import json
+    import os
+
+    @pytest.fixture(scope="session")
+    def ango_emulator() -> Iterator[AngoEmulator]:
+        from airflow_provider_ango.emulator import AngoEmulator
+
+        with AngoEmulator(api_key="fidelity-key-5f0c1e9a2b7d") as emulator:
+            yield emulator
+
+    @pytest.fixture
+    def ango(ango_emulator: AngoEmulator) -> AngoEmulator:
+        ango_emulator.control.reset()
+        return ango_emulator
+
+    @pytest.fixture
+    def ango_connection(ango: AngoEmulator, monkeypatch: pytest.MonkeyPatch) -> str:
+        value = {"conn_type": "ango", "password": ango.api_key, "host": ango.url}
+        monkeypatch.setenv("AIRFLOW_CONN_ANGO_DEFAULT", json.dumps(value))
+        assert os.environ["AIRFLOW_CONN_ANGO_DEFAULT"]
+        return "ango_default"
