@@ -24,13 +24,13 @@ class AngoModel(BaseModel):
 
 
 class Batch(AngoModel):
-    id: str = Field(alias="_id")
+    id: str = Field(validation_alias="_id", serialization_alias="_id")
     name: str
 
 
 class SchemaOption(AngoModel):
     value: str
-    schema_id: str | None = Field(default=None, alias="schemaId")
+    schema_id: str | None = Field(default=None, validation_alias="schemaId", serialization_alias="schemaId")
 
 
 class CategorySchemaItem(AngoModel):
@@ -38,7 +38,7 @@ class CategorySchemaItem(AngoModel):
 
     tool: str
     title: str
-    schema_id: str = Field(alias="schemaId")
+    schema_id: str = Field(validation_alias="schemaId", serialization_alias="schemaId")
     required: bool | None = None
     color: str | None = None
     classifications: list[CategorySchemaItem] = Field(default_factory=list)
@@ -60,12 +60,14 @@ class Stage(AngoModel):
 
 
 class Project(AngoModel):
-    id: str = Field(alias="_id")
+    id: str = Field(validation_alias="_id", serialization_alias="_id")
     name: str
     description: str | None = None
     type: str | None = None
     batches: list[Batch] = Field(default_factory=list)
-    category_schema: CategorySchema | None = Field(default=None, alias="categorySchema")
+    category_schema: CategorySchema | None = Field(
+        default=None, validation_alias="categorySchema", serialization_alias="categorySchema"
+    )
     stages: list[Stage] = Field(default_factory=list)
 
     def batch_ids_by_name(self) -> dict[str, str]:
@@ -77,33 +79,49 @@ class Project(AngoModel):
 
 
 class Asset(AngoModel):
-    id: str = Field(alias="_id")
-    external_id: str | None = Field(default=None, alias="externalId")
+    id: str = Field(validation_alias="_id", serialization_alias="_id")
+    external_id: str | None = Field(
+        default=None, validation_alias="externalId", serialization_alias="externalId"
+    )
     data: Any = None
     batches: list[Any] = Field(default_factory=list)
-    is_pre_labeled: bool | None = Field(default=None, alias="isPreLabeled")
+    is_pre_labeled: bool | None = Field(
+        default=None, validation_alias="isPreLabeled", serialization_alias="isPreLabeled"
+    )
     metadata: dict[str, Any] | None = None
-    context_data: dict[str, Any] | None = Field(default=None, alias="contextData")
-    created_at: datetime | None = Field(default=None, alias="createdAt")
+    context_data: dict[str, Any] | None = Field(
+        default=None, validation_alias="contextData", serialization_alias="contextData"
+    )
+    created_at: datetime | None = Field(
+        default=None, validation_alias="createdAt", serialization_alias="createdAt"
+    )
 
 
 class Task(AngoModel):
-    id: str = Field(alias="_id")
+    id: str = Field(validation_alias="_id", serialization_alias="_id")
     stage: str | None = None
-    stage_id: str | None = Field(default=None, alias="stageId")
+    stage_id: str | None = Field(default=None, validation_alias="stageId", serialization_alias="stageId")
     status: str | None = None
     project: Any = None
     asset: Any = None
-    external_id: str | None = Field(default=None, alias="externalId")
+    external_id: str | None = Field(
+        default=None, validation_alias="externalId", serialization_alias="externalId"
+    )
     batches: list[Any] = Field(default_factory=list)
     answer: Any = None
-    stage_history: list[dict[str, Any]] | None = Field(default=None, alias="stageHistory")
-    updated_at: datetime | None = Field(default=None, alias="updatedAt")
-    created_at: datetime | None = Field(default=None, alias="createdAt")
+    stage_history: list[dict[str, Any]] | None = Field(
+        default=None, validation_alias="stageHistory", serialization_alias="stageHistory"
+    )
+    updated_at: datetime | None = Field(
+        default=None, validation_alias="updatedAt", serialization_alias="updatedAt"
+    )
+    created_at: datetime | None = Field(
+        default=None, validation_alias="createdAt", serialization_alias="createdAt"
+    )
 
 
 class Storage(AngoModel):
-    id: str = Field(alias="_id")
+    id: str = Field(validation_alias="_id", serialization_alias="_id")
     name: str | None = None
     provider: str | None = None
 

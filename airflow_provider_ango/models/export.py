@@ -35,18 +35,41 @@ class ExportOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     format: ExportFormat = "json"
-    export_type: ExportType = Field(default="task", alias="type")
-    stages: list[str] = Field(default_factory=lambda: ["Complete"], alias="stage", min_length=1)
+    export_type: ExportType = Field(default="task", validation_alias="type", serialization_alias="type")
+    stages: list[str] = Field(
+        default_factory=lambda: ["Complete"],
+        validation_alias="stage",
+        serialization_alias="stage",
+        min_length=1,
+    )
     batches: list[str] | None = None
-    task_types: list[TaskType] | None = Field(default=None, alias="taskTypes")
-    include_metadata: bool = Field(default=True, alias="includeMetadata")
-    include_history: bool = Field(default=True, alias="includeHistory")
-    include_only_key_frames: bool = Field(default=False, alias="includeOnlyKeyFrames")
-    include_idle_blur_durations: bool = Field(default=False, alias="includeIdleBlurDurations")
-    send_email: bool = Field(default=False, alias="sendEmail")
-    do_not_notify: bool = Field(default=True, alias="doNotNotify")
-    updated_at: TimeWindow | None = Field(default=None, alias="updatedAt")
-    created_at: TimeWindow | None = Field(default=None, alias="createdAt")
+    task_types: list[TaskType] | None = Field(
+        default=None, validation_alias="taskTypes", serialization_alias="taskTypes"
+    )
+    include_metadata: bool = Field(
+        default=True, validation_alias="includeMetadata", serialization_alias="includeMetadata"
+    )
+    include_history: bool = Field(
+        default=True, validation_alias="includeHistory", serialization_alias="includeHistory"
+    )
+    include_only_key_frames: bool = Field(
+        default=False, validation_alias="includeOnlyKeyFrames", serialization_alias="includeOnlyKeyFrames"
+    )
+    include_idle_blur_durations: bool = Field(
+        default=False,
+        validation_alias="includeIdleBlurDurations",
+        serialization_alias="includeIdleBlurDurations",
+    )
+    send_email: bool = Field(default=False, validation_alias="sendEmail", serialization_alias="sendEmail")
+    do_not_notify: bool = Field(
+        default=True, validation_alias="doNotNotify", serialization_alias="doNotNotify"
+    )
+    updated_at: TimeWindow | None = Field(
+        default=None, validation_alias="updatedAt", serialization_alias="updatedAt"
+    )
+    created_at: TimeWindow | None = Field(
+        default=None, validation_alias="createdAt", serialization_alias="createdAt"
+    )
 
     @field_validator("stages", "batches")
     @classmethod

@@ -88,7 +88,9 @@ class TaskFilter(BaseModel):
     stage: str | list[str] | None = None
     status: str | None = None
     batches: list[str] | None = None
-    updated_at: TimeWindow | None = Field(default=None, alias="updatedAt")
+    updated_at: TimeWindow | None = Field(
+        default=None, validation_alias="updatedAt", serialization_alias="updatedAt"
+    )
 
     def to_api(self) -> dict[str, Any]:
         body: dict[str, Any] = {}
@@ -109,9 +111,13 @@ class AssetFilter(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    id: str | None = Field(default=None, alias="_id")
-    external_id: str | None = Field(default=None, alias="externalId")
-    is_pre_labeled: bool | None = Field(default=None, alias="isPreLabeled")
+    id: str | None = Field(default=None, validation_alias="_id", serialization_alias="_id")
+    external_id: str | None = Field(
+        default=None, validation_alias="externalId", serialization_alias="externalId"
+    )
+    is_pre_labeled: bool | None = Field(
+        default=None, validation_alias="isPreLabeled", serialization_alias="isPreLabeled"
+    )
     batches: list[str] | None = None
 
     def to_api(self) -> dict[str, Any]:

@@ -86,29 +86,3 @@ def project(ango: AngoEmulator) -> dict[str, Any]:
             for n in range(5)
         ],
     )
-
-
-try:  # The shared fixtures (ango_emulator, ango, ango_connection) come from the testing plugin.
-    import airflow_provider_ango.testing.ango  # noqa: F401
-except ImportError:  # pragma: no cover - stand-ins until the plugin ships them
-    import json
-    import os
-
-    @pytest.fixture(scope="session")
-    def ango_emulator() -> Iterator[AngoEmulator]:
-        from airflow_provider_ango.emulator import AngoEmulator
-
-        with AngoEmulator(api_key="fidelity-key-5f0c1e9a2b7d") as emulator:
-            yield emulator
-
-    @pytest.fixture
-    def ango(ango_emulator: AngoEmulator) -> AngoEmulator:
-        ango_emulator.control.reset()
-        return ango_emulator
-
-    @pytest.fixture
-    def ango_connection(ango: AngoEmulator, monkeypatch: pytest.MonkeyPatch) -> str:
-        value = {"conn_type": "ango", "password": ango.api_key, "host": ango.url}
-        monkeypatch.setenv("AIRFLOW_CONN_ANGO_DEFAULT", json.dumps(value))
-        assert os.environ["AIRFLOW_CONN_ANGO_DEFAULT"]
-        return "ango_default"
