@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from airflow_provider_ango.exceptions import AngoApiError, AngoExportError, scrub_text
+from airflow_provider_ango.exceptions import AngoApiError, AngoExportError, AngoNotFoundError, scrub_text
 from airflow_provider_ango.hooks import _endpoints as endpoints
 from airflow_provider_ango.hooks._asset_import import AssetImportMixin, chunked
 from airflow_provider_ango.hooks._core import (
@@ -270,8 +270,17 @@ class AngoHubHook(AssetImportMixin):
         storage = data.get("storage", data) if isinstance(data, Mapping) else data
         return Storage.model_validate(storage)
 
-    def delete_storage(self, storage_id: str) -> None:
-        self._call(endpoints.delete_storage(storage_id))
+    def delete_storage(self, storage_id: str, missing_ok: bool = False) -> None:
+        """Delete a storage integration.
+
+        DELETE is retried like a read, so if a first attempt went through unseen, the retry
+        answers 404; ``missing_ok=True`` treats "already gone" as done.
+        """
+        try:
+            self._call(endpoints.delete_storage(storage_id))
+        except AngoNotFoundError:
+            if not missing_ok:
+                raise
 
     def list_storage_files(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -195,3 +196,48 @@ class TestRetryBudget:
 class _NullLog:
     def warning(self, *args: object) -> None:
         pass
+
+
+class TestResolveBatchesFallback:
+    """ango-api.md only promises ``project {_id, name}`` from create-batch: ids may need one re-read."""
+
+    def test_one_more_project_read_when_the_create_answer_lists_no_batches(self) -> None:
+        from airflow_provider_ango.hooks._core import AngoConnectionSettings
+
+        project_id = "65a1b2c3d4e5f60718293a4b"
+        batches = [{"_id": "65a1b2c3d4e5f60718293a01", "name": "old"}]
+        seen: list[tuple[str, str]] = []
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            seen.append((request.method, request.url.path))
+            if request.method == "POST":
+                name = json.loads(request.content)["name"]
+                batches.append({"_id": f"65a1b2c3d4e5f60718293a{len(batches) + 1:02d}", "name": name})
+                return httpx.Response(
+                    200, json={"status": "success", "data": {"project": {"_id": project_id}}}
+                )
+            project = {"_id": project_id, "name": "p", "batches": list(batches)}
+            return httpx.Response(200, json={"status": "success", "data": {"project": project}})
+
+        hook = AngoHubHook(ango_conn_id="unused")
+        hook.__dict__["settings"] = AngoConnectionSettings("http://ango.test", KEY)
+        hook.__dict__["client"] = httpx.Client(
+            base_url="http://ango.test", transport=httpx.MockTransport(answer)
+        )
+
+        resolved = hook.resolve_batches(project_id, ["old", "new-1", "new-2"], create_missing=True)
+
+        assert resolved == {
+            "old": "65a1b2c3d4e5f60718293a01",
+            "new-1": "65a1b2c3d4e5f60718293a02",
+            "new-2": "65a1b2c3d4e5f60718293a03",
+        }
+        project_path = f"/v2/project/{project_id}"
+        batches_path = f"/v2/batches/{project_id}"
+        assert seen == [
+            ("GET", project_path),
+            ("POST", batches_path),
+            ("POST", batches_path),
+            ("GET", project_path),
+        ]
+        hook.close()
