@@ -120,8 +120,10 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return first, min(last, size - 1)
 
 
-def access_denied_xml(message: str) -> bytes:
+def error_xml(status: int, message: str) -> bytes:
+    """An S3-style XML error body, as a bucket behind a signed URL answers."""
+    code = {403: "AccessDenied", 404: "NoSuchKey"}.get(status, "InvalidRequest")
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<Error><Code>AccessDeniedError</Code><Message>{message}</Message></Error>"
+        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
     ).encode()
