@@ -81,12 +81,15 @@ def seed_project(core: Core, request: Request) -> dict[str, Any]:
     batch_names = body.get("batches") or []
     if not isinstance(batch_names, list) or not all(isinstance(item, str) and item for item in batch_names):
         raise bad_request("batches must be a list of batch names")
+    project_type = body.get("type", "ango")
+    if project_type not in ("ango", "pct", "iframe"):
+        raise bad_request("type must be one of ango, pct, iframe")
     synthetic = body.get("syntheticAssets")
     synthetic_specs = synthetic if isinstance(synthetic, list) else ([] if synthetic is None else [synthetic])
     project = core.state.create_project(
         name,
         str(body.get("description", "")),
-        str(body.get("type", "ango")),
+        project_type,
         _workflow(body),
         consensus_count,
     )

@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from airflow_provider_ango.emulator.common import bad_request, format_ms, parse_bool_param, parse_json
-from airflow_provider_ango.emulator.state import TASK_TYPES, EmulatorState, Project
+from airflow_provider_ango.emulator.state import API_USER, TASK_TYPES, EmulatorState, Project
 from airflow_provider_ango.emulator.views import (
     EMPTY_ANSWER,
     TimeRange,
@@ -169,7 +169,8 @@ def export_record(project: Project, row: int, options: ExportOptions) -> dict[st
         "stage": stage.name,
         "stageId": stage.id,
         "updatedAt": format_ms(project.updated[row]),
-        "updatedBy": (extra.updated_by if extra is not None else None) or "",
+        # A task nobody touched yet was last updated by the API user who imported it.
+        "updatedBy": (extra.updated_by if extra is not None else None) or API_USER,
         "totalDuration": extra.total_duration if extra is not None else 0,
         "tools": tools,
         "classifications": classifications,

@@ -34,6 +34,7 @@ from airflow_provider_ango.emulator.files import (
 
 MAX_BODY_BYTES = 512 * 1024 * 1024
 FILE_CHUNK = 1024 * 1024
+MAX_LOGGED_BODY_BYTES = 4 * 1024 * 1024  # larger bodies are logged with their size only
 REDACTED = "REDACTED"
 SECRET_QUERY_PARAMS = ("Signature",)
 
@@ -205,12 +206,13 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         self._send(status, json_bytes(payload))
 
     def _service(self, request: Request) -> None:
-        """An API or file request: faults first, then the answer, logged before it is sent."""
+        """An API or file request: logged, faults applied, then answered."""
         core = self.server.core
         fault = core.faults.take(request.method, request.path)
-        entry = self._log_entry(request, fault)
+        # Logged on arrival (status filled in before the answer leaves), so a request that
+        # reached the server shows even when it is slow or its connection is reset.
+        entry = core.log.record(self._log_entry(request, fault))
         if fault is not None and fault.kind == "reset":
-            core.log.record(entry)
             self.close_connection = True
             self.server.mark_for_reset(self.connection)
             return
@@ -218,7 +220,6 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             assert fault.status is not None
             headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
             entry["status"] = fault.status
-            core.log.record(entry)
             message = {"status": "fail", "message": f"Injected fault: HTTP {fault.status}"}
             self._send(fault.status, json_bytes(message), headers=headers)
             return
@@ -231,7 +232,6 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             return
         status, answer = self._api(request, entry)
         entry["status"] = status
-        core.log.record(entry)
         self._send(status, answer, truncate=truncate)
 
     def _api(self, request: Request, entry: dict[str, Any]) -> tuple[int, bytes]:
@@ -270,19 +270,16 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             byte_range = parse_range(request.headers.get("range"), size)
         except RangeNotSatisfiableError as exc:
             entry["status"] = 416
-            core.log.record(entry)
             self._send(416, b"", xml, {"Content-Range": f"bytes */{exc.size}"})
             return
         except ApiError as exc:
             entry["status"] = exc.status
-            core.log.record(entry)
             self._send(exc.status, error_xml(exc.status, exc.message), xml)
             return
         first, last = byte_range if byte_range is not None else (0, size - 1)
         length = max(0, last - first + 1)
         status = 206 if byte_range is not None else 200
         entry["status"] = status
-        core.log.record(entry)
         self.send_response(status)
         self.send_header("Content-Type", "application/zip")
         self.send_header("Accept-Ranges", "bytes")
@@ -333,7 +330,9 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             },
             "headers": headers,
             "apikeyValid": valid,
-            "rawBody": request.raw_body,
+            # Raw bytes are cheap to keep; they are parsed only when the log is read.
+            "rawBody": request.raw_body if len(request.raw_body) <= MAX_LOGGED_BODY_BYTES else b"",
+            "bodyBytes": len(request.raw_body),
             "status": None,
             "fault": fault.kind if fault is not None else None,
             "at": format_ms(core.state.clock.now_ms()),

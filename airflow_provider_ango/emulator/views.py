@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow_provider_ango.emulator.common import bad_request, format_ms, parse_iso_us, parse_json
 from airflow_provider_ango.emulator.state import (
+    API_USER,
     ORGANIZATION_ID,
     TASK_TYPES,
     Project,
@@ -148,7 +149,8 @@ def task_json(project: Project, row: int, include_answer: bool) -> dict[str, Any
         "review": {"status": (extra.review_status if extra else None) or "Todo"},
         "createdAt": format_ms(project.created[row]),
         "updatedAt": format_ms(project.updated[row]),
-        "updatedBy": (extra.updated_by if extra else None) or "",
+        # A task nobody touched yet was last updated by the API user who imported it.
+        "updatedBy": (extra.updated_by if extra else None) or API_USER,
         "totalDuration": extra.total_duration if extra else 0,
     }
     if include_answer:

@@ -51,6 +51,10 @@ def test_slow_fault_delays_but_applies_the_request(ango: AngoEmulator, api: http
     started = time.monotonic()
     with pytest.raises(httpx.ReadTimeout):
         api.post(f"/v2/project/{project['_id']}/cloud", json=ONE_ASSET, timeout=0.2)
+    # Logged on arrival: visible while the server still waits, its status not yet known.
+    in_flight = ango.control.requests(path_pattern="/cloud$")
+    assert [entry["status"] for entry in in_flight] == [None]
+    assert in_flight[0]["fault"] == "slow"
     # The client gave up, but the import reached the server and was applied: a POST that
     # timed out may have happened, which is why a client must not blindly re-send it.
     deadline = time.monotonic() + 5
@@ -58,6 +62,7 @@ def test_slow_fault_delays_but_applies_the_request(ango: AngoEmulator, api: http
         time.sleep(0.05)
     assert time.monotonic() - started >= 0.5
     assert ango.control.counts(project["_id"])["assets"] == 1
+    assert ango.control.requests(path_pattern="/cloud$")[0]["status"] == 200
 
 
 def test_reset_fault_drops_the_connection_and_applies_nothing(ango: AngoEmulator, api: httpx.Client) -> None:

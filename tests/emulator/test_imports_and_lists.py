@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -277,3 +278,19 @@ def test_task_filters_sort_fields_and_paging(ango: AngoEmulator, api: httpx.Clie
     assert "Cannot sort by 'colour'" in fail_message(
         api.get(f"/v2/project/{project['_id']}/tasks", params={"sort": "colour"}), 400
     )
+
+
+def test_concurrent_imports_all_land_once(ango: AngoEmulator) -> None:
+    project = _seed(ango)
+
+    def import_batch(worker: int) -> None:
+        with httpx.Client(base_url=ango.url, headers={"apikey": ango.api_key}) as client:
+            for number in range(10):
+                item = {"data": f"https://e.com/{worker}-{number}.jpg", "externalId": f"w{worker}-{number}"}
+                data_of(client.post(f"/v2/project/{project['_id']}/cloud", json={"assets": [item]}))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(import_batch, range(8)))
+    counts = ango.control.counts(project["_id"])
+    assert counts["assets"] == 80
+    assert counts["distinctExternalIds"] == 80
