@@ -8,11 +8,10 @@ attachments, answers, stage history, ...) lives in a sparse ``extras`` dict keye
 created only when an asset has such data. Asset and task ids are derived from the row
 (see :func:`common.row_id`), so no per-row id string and no global id index is stored.
 
-Re-imports: neither Ango's import docs nor the SDK facts (ango-api.md) say that an import
-of an externalId that already exists is merged or refused, and the SDK does nothing to
-prevent it. So the emulator does what a plain insert does: a second asset with the same
-externalId is created. That is exactly why the provider must deduplicate before importing;
-``GET /_emulator/projects/{id}/counts`` reports such duplicates.
+Re-imports: a cloud import of an externalId that already exists creates a second asset.
+Ango's import-format page says "External IDs do not have to be unique", ango-api.md's SDK
+facts show no dedupe either; that is why the provider must deduplicate before importing
+(``GET /_emulator/projects/{id}/counts`` reports duplicates). See ``imports.py``.
 
 All access goes through ``EmulatorState.lock`` (one re-entrant lock; the server is
 threaded).

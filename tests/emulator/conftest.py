@@ -1,4 +1,9 @@
-"""Fixtures for the emulator's own tests: the shared emulator, reset per test, and an API client."""
+"""Fixtures for the emulator's own tests.
+
+``ango_emulator``, ``ango`` and ``ango_connection`` come from the project's testing plugin
+(``-p airflow_provider_ango.testing.plugin`` in addopts, which loads
+``airflow_provider_ango.testing.ango``); this adds an API client with the right key.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,6 @@ import httpx
 import pytest
 
 from airflow_provider_ango.emulator import AngoEmulator
-from airflow_provider_ango.testing.ango import ango, ango_connection, ango_emulator
-
-__all__ = ["ango", "ango_connection", "ango_emulator"]
 
 
 @pytest.fixture
