@@ -1,6 +1,7 @@
 """``python -m airflow_provider_ango.emulator --port P --api-key K [--host H] [--url-expiry S]``.
 
-Prints one ready line with the URL, then serves until SIGINT or SIGTERM.
+Prints one ready line with the URL, then serves until SIGINT or SIGTERM. In a container, where
+other containers must reach it, ``--in-container --host 0.0.0.0 --public-url http://NAME:PORT``.
 """
 
 from __future__ import annotations
@@ -30,12 +31,27 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_URL_EXPIRY_SECONDS,
         help="lifetime of signed export URLs in seconds (default 120000)",
     )
+    parser.add_argument(
+        "--public-url",
+        default=None,
+        help="base URL clients use to reach the emulator, for the signed export links it hands out",
+    )
+    parser.add_argument(
+        "--in-container",
+        action="store_true",
+        help="allow a non-loopback --host (only inside a container network, e.g. docker compose)",
+    )
     args = parser.parse_args(argv)
     if not args.api_key:
         parser.error("--api-key (or ANGO_EMULATOR_API_KEY) is required")
     try:
         emulator = AngoEmulator(
-            api_key=args.api_key, host=args.host, port=args.port, url_expiry=args.url_expiry
+            api_key=args.api_key,
+            host=args.host,
+            port=args.port,
+            url_expiry=args.url_expiry,
+            public_url=args.public_url,
+            in_container=args.in_container,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -33,9 +33,14 @@ class AngoEmulator:
         url_expiry: float = DEFAULT_URL_EXPIRY_SECONDS,
         clock: Callable[[], float] | None = None,
         request_log_size: int = DEFAULT_LOG_SIZE,
+        public_url: str | None = None,
+        in_container: bool = False,
     ) -> None:
         self.api_key = api_key
-        self.host = check_loopback(host)
+        self.host = check_loopback(host, in_container=in_container)
+        # The base of every URL the emulator hands out (signed export links): the bound address
+        # unless clients reach it by another name, as containers do.
+        self.public_url = public_url.rstrip("/") if public_url else None
         self.port = port
         self.url_expiry = url_expiry
         self.clock = Clock(clock)
@@ -77,10 +82,11 @@ class AngoEmulator:
         server = EmulatorHTTPServer((self.host, self.port), core)
         bound_host, bound_port = server.server_address[:2]
         self.port = int(bound_port)
-        core.base_url = f"http://{bound_host!s}:{self.port}"
+        local_url = f"http://{bound_host!s}:{self.port}"
+        core.base_url = self.public_url or local_url
         self.core = core
         self._server = server
-        self._control = EmulatorControl(core.base_url)
+        self._control = EmulatorControl(local_url)
         return server
 
     def start(self) -> AngoEmulator:

@@ -39,10 +39,17 @@ REDACTED = "REDACTED"
 SECRET_QUERY_PARAMS = ("Signature",)
 
 
-def check_loopback(host: str) -> str:
-    """The emulator never listens beyond this machine: only 127.0.0.0/8 (or localhost)."""
+def check_loopback(host: str, *, in_container: bool = False) -> str:
+    """The emulator never listens beyond this machine: only 127.0.0.0/8 (or localhost).
+
+    ``in_container`` lifts the rule for the docker compose stack, where other containers must
+    reach it and the container's own network is the boundary.
+    """
     if host == "localhost":
         return "127.0.0.1"
+    if in_container:
+        ipaddress.ip_address(host)  # still an address, not a name to resolve
+        return host
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

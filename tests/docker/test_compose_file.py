@@ -97,7 +97,10 @@ def test_airflow_services_share_one_configuration(compose: dict[str, Any]) -> No
 def test_emulator_listens_beyond_loopback_inside_its_container(compose: dict[str, Any]) -> None:
     command = compose["services"]["ango-emulator"]["command"]
     assert command[:3] == ["python", "-m", "airflow_provider_ango.emulator"]
+    assert "--in-container" in command
     assert command[command.index("--host") + 1] == "0.0.0.0"  # noqa: S104 (inside a container network)
+    # Signed export links must name the service, not the address it listens on.
+    assert command[command.index("--public-url") + 1] == "http://ango-emulator:8090"
 
 
 def test_dockerfile_extends_the_official_image_and_pins_airflow() -> None:
