@@ -1,0 +1,162 @@
+"""Which externalIds already exist in a project, found without loading the project.
+
+**Method.** The ids wanted (a manifest's) are held as 64-bit fingerprints
+(:class:`~airflow_provider_ango.imports.fingerprints.FingerprintSet`, 8 bytes per id). The
+project's assets (or tasks) are paged through once (``GET .../assets?page&limit``, the
+documented listing) and each listed externalId is looked up in that set. Memory is
+O(manifest), never O(project); the cost is ``ceil(project_size / page_size)`` GETs, one
+listing per run (at 1,000 per page: 1,000 GETs for a million-asset project).
+
+Ango documents the ``externalId`` asset filter as an exact match of one value, so a
+"which of these 500 ids exist" query is not available; checking a *few* ids one by one
+(``filters={"externalId": id}``, one GET each) is cheaper than a full listing when there are
+fewer of them than listing pages, which is how the re-check after an ambiguous import
+failure and the later rounds of the import sensor choose between the two.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_ango.imports.fingerprints import FingerprintSet, fingerprint
+from airflow_provider_ango.models.api import Asset, Page, Task
+
+DEFAULT_PAGE_SIZE = 1000
+
+
+class IncompleteListingError(RuntimeError):
+    """The listing ended before ``total`` items were seen, so an absence proves nothing."""
+
+
+def task_external_id(task: Task) -> str | None:
+    if task.external_id:
+        return task.external_id
+    asset = task.asset
+    if isinstance(asset, dict):
+        value = asset.get("externalId")
+        return value if isinstance(value, str) else None
+    return None
+
+
+@dataclass
+class ListingResult:
+    found: FingerprintSet
+    total: int
+    requests: int
+
+
+class _PageWalk:
+    """Offsets into a listing, shrinking the page size to what the server actually returns.
+
+    A server that caps ``limit`` below what was asked answers short pages; taken naively a short
+    page looks like the last one, and every asset after it would look absent (and be imported
+    twice). Here a short page before ``total`` is reached is treated as the server's real page
+    size, and paging goes on from the right offset.
+    """
+
+    def __init__(self, page_size: int) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be >= 1")
+        self.limit = page_size
+        self.seen = 0
+        self.total: int | None = None
+        self.requests = 0
+
+    def next_request(self) -> tuple[int, int] | None:
+        """``(page, limit)`` of the next call, or ``None`` when the listing is complete."""
+        if self.total is not None and self.seen >= self.total:
+            return None
+        if self.seen % self.limit:
+            # The previous page came back short: continue with pages the size it really is.
+            self.limit = math.gcd(self.seen, self.limit)
+        return self.seen // self.limit + 1, self.limit
+
+    def record(self, page: Page[Any]) -> bool:
+        """Take a page; ``False`` when the listing is over."""
+        self.requests += 1
+        if page.total is not None:
+            self.total = page.total
+        count = len(page.items)
+        self.seen += count
+        if count == 0:
+            if self.total is not None and self.seen < self.total:
+                raise IncompleteListingError(
+                    f"the listing stopped at {self.seen} of {self.total} items; retry the task"
+                )
+            return False
+        if self.total is None:
+            return count >= self.limit
+        return self.seen < self.total
+
+
+def list_present(
+    fetch_page: Callable[[int, int], Page[Any]],
+    external_id_of: Callable[[Any], str | None],
+    wanted: FingerprintSet,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> ListingResult:
+    """Page through a listing once; the fingerprints of ``wanted`` that appear in it."""
+    found = FingerprintSet()
+    walk = _PageWalk(page_size)
+    while (request := walk.next_request()) is not None:
+        page = fetch_page(*request)
+        for item in page.items:
+            external_id = external_id_of(item)
+            if external_id is not None:
+                value = fingerprint(external_id)
+                if wanted.contains_fingerprint(value):
+                    found.add_fingerprint(value)
+        if not walk.record(page):
+            break
+    return ListingResult(found.freeze(), walk.total if walk.total is not None else walk.seen, walk.requests)
+
+
+async def alist_present(
+    fetch_page: Callable[[int, int], Any],
+    external_id_of: Callable[[Any], str | None],
+    wanted: FingerprintSet,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> ListingResult:
+    """:func:`list_present` for async ``fetch_page`` (the triggerer's event loop)."""
+    found = FingerprintSet()
+    walk = _PageWalk(page_size)
+    while (request := walk.next_request()) is not None:
+        page = await fetch_page(*request)
+        for item in page.items:
+            external_id = external_id_of(item)
+            if external_id is not None:
+                value = fingerprint(external_id)
+                if wanted.contains_fingerprint(value):
+                    found.add_fingerprint(value)
+        if not walk.record(page):
+            break
+    return ListingResult(found.freeze(), walk.total if walk.total is not None else walk.seen, walk.requests)
+
+
+def listing_pages(project_size: int, page_size: int) -> int:
+    return max(1, math.ceil(project_size / page_size))
+
+
+def prefer_lookups(id_count: int, project_size: int, page_size: int) -> bool:
+    """One GET per id beats one listing when there are fewer ids than listing pages."""
+    return id_count < listing_pages(project_size, page_size)
+
+
+def asset_external_id(asset: Asset) -> str | None:
+    return asset.external_id
+
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "IncompleteListingError",
+    "ListingResult",
+    "alist_present",
+    "asset_external_id",
+    "list_present",
+    "listing_pages",
+    "prefer_lookups",
+    "task_external_id",
+]

@@ -1,0 +1,134 @@
+"""Reading manifests and label files from buckets by object URI, for operators, sensor and trigger.
+
+An object URI is a bucket URI whose last path segment is the object's name:
+``s3://bucket/ango/manifests/2024-05-01/assets-00000.ndjson``,
+``wasb://container@account/path/file.ndjson``. The manifest arguments of the operators take
+the build operator's XCom (a dict with ``manifests``), one URI, or a list of URIs.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from airflow_provider_ango.hooks.bucket import BucketHook, BucketUriError
+from airflow_provider_ango.imports.fingerprints import FingerprintSet
+from airflow_provider_ango.imports.manifest import iter_lines
+from airflow_provider_ango.models.imports import AngoImportItem
+
+
+def split_object_uri(uri: str) -> tuple[str, str]:
+    """``(root URI, key)``: ``s3://b/a/m.ndjson`` -> ``("s3://b/a/", "m.ndjson")``."""
+    scheme, sep, rest = uri.partition("://")
+    authority, slash, path = rest.partition("/")
+    if not sep or not slash or not path or path.endswith("/"):
+        raise BucketUriError(
+            f"{uri!r} does not name an object: expected <scheme>://<bucket>/<path>/<name>, "
+            "e.g. s3://my-bucket/ango/manifests/assets.ndjson"
+        )
+    folder, _, name = path.rpartition("/")
+    root = f"{scheme}://{authority}/{folder + '/' if folder else ''}"
+    return root, name
+
+
+def object_hook(uri: str, conn_id: str | None) -> tuple[BucketHook, str]:
+    root, key = split_object_uri(uri)
+    return BucketHook.from_uri(root, conn_id), key
+
+
+def manifest_uris(value: Any) -> list[str]:
+    """The shard URIs from the build operator's XCom, one URI, a list, or their rendered text."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith(("[", "{")):
+            # A template rendered without native types: "['s3://...']" or "{'manifests': [...]}".
+            try:
+                value = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                try:
+                    value = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    raise ValueError(f"manifest {text[:200]!r} is neither a URI nor a list of URIs") from None
+        else:
+            return [text]
+    if isinstance(value, Mapping):
+        if "manifests" not in value:
+            raise ValueError(
+                "manifest mapping has no 'manifests' key; pass the build operator's output "
+                "(e.g. manifest=build.output) or a list of manifest URIs"
+            )
+        value = value["manifests"]
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        uris = [str(uri) for uri in value]
+        for uri in uris:
+            split_object_uri(uri)
+        return uris
+    raise ValueError(f"manifest must be a URI, a list of URIs or the build XCom, got {type(value).__name__}")
+
+
+class BucketFiles:
+    """Opens object URIs through one BucketHook per root (so each connection is made once)."""
+
+    def __init__(self, conn_id: str | None = None) -> None:
+        self.conn_id = conn_id
+        self._hooks: dict[str, BucketHook] = {}
+
+    def hook_for(self, uri: str) -> tuple[BucketHook, str]:
+        root, key = split_object_uri(uri)
+        hook = self._hooks.get(root)
+        if hook is None:
+            hook = self._hooks[root] = BucketHook.from_uri(root, self.conn_id)
+        return hook, key
+
+    def lines(self, uris: Sequence[str]) -> Iterator[tuple[str, int, bytes]]:
+        """``(uri, line number, line)`` of every non-blank line of every file, streamed."""
+        for uri in uris:
+            hook, key = self.hook_for(uri)
+            with hook.open_read(key) as stream:
+                for number, raw in enumerate(stream, start=1):
+                    line = raw.rstrip(b"\r\n")
+                    if line.strip():
+                        yield uri, number, line
+
+    def expand(self, uris: Sequence[str], suffixes: tuple[str, ...]) -> list[str]:
+        """URIs ending in ``/`` become the files under them with one of ``suffixes`` (sorted)."""
+        result: list[str] = []
+        for uri in uris:
+            if not uri.endswith("/"):
+                result.append(uri)
+                continue
+            hook = BucketHook.from_uri(uri, self.conn_id)
+            found = sorted(
+                hook.uri_for(obj.key) for obj in hook.iter_objects() if obj.key.lower().endswith(suffixes)
+            )
+            if not found:
+                raise FileNotFoundError(f"no {'/'.join(suffixes)} files under {uri}")
+            result.extend(found)
+        return result
+
+
+def manifest_fingerprints(files: BucketFiles, uris: Sequence[str]) -> FingerprintSet:
+    """The externalIds of the valid items of a manifest, as fingerprints (frozen)."""
+    ids = FingerprintSet()
+    for _uri, _number, line in files.lines(uris):
+        try:
+            raw = orjson.loads(line)
+            AngoImportItem.model_validate(raw)
+        except (orjson.JSONDecodeError, ValidationError):
+            continue  # an invalid line is never imported, so it is not waited for
+        ids.add(raw["externalId"])
+    return ids.freeze()
+
+
+__all__ = [
+    "BucketFiles",
+    "iter_lines",
+    "manifest_fingerprints",
+    "manifest_uris",
+    "object_hook",
+    "split_object_uri",
+]
