@@ -1,0 +1,307 @@
+"""S3, MinIO and other S3-compatible stores through Airflow's ``S3Hook`` and its boto3 client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_ango.exceptions import scrub_text, truncate
+from airflow_provider_ango.hooks._bucket_address import (
+    endpoint_base,
+    is_aws_endpoint,
+    s3_region,
+    s3_virtual_host_base,
+)
+from airflow_provider_ango.hooks._bucket_base import (
+    BucketError,
+    BucketObject,
+    BucketObjectNotFoundError,
+    Store,
+    Upload,
+    utc,
+)
+
+if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+#: ``CopyObject`` copies up to 5 GiB in one call; past that the copy goes part by part.
+COPY_SINGLE_LIMIT = 5 * 1024**3
+COPY_PART_SIZE = 512 * 1024**2
+
+_NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
+_DENIED = {"AccessDenied", "403", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
+
+
+class S3Store(Store):
+    """One S3 bucket. MinIO and S3-compatible stores are reached through the connection's endpoint_url."""
+
+    max_parts = 10_000
+
+    @cached_property
+    def airflow_hook(self) -> S3Hook:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(aws_conn_id=self.conn_id)
+
+    @cached_property
+    def client(self) -> Any:
+        return self.airflow_hook.get_conn()
+
+    # -- errors -----------------------------------------------------------------------------------
+
+    @contextmanager
+    def _calls(self, action: str, full_key: str | None = None) -> Iterator[None]:
+        """Turn boto3 errors into :class:`BucketError` naming the object and the fix."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            yield
+        except ClientError as exc:
+            raise self._client_error(exc, action, full_key) from exc
+        except BotoCoreError as exc:
+            detail = truncate(scrub_text(str(exc)))
+            raise BucketError(
+                f"Could not {action} {self.describe(full_key)} through connection {self.conn_id!r}: {detail}"
+            ) from exc
+
+    def _client_error(self, exc: Any, action: str, full_key: str | None) -> BucketError:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "?"))
+        what = self.describe(full_key)
+        if code in _NOT_FOUND and full_key is not None:
+            return BucketObjectNotFoundError(f"{what} does not exist (could not {action} it)")
+        if code == "NoSuchBucket":
+            return BucketError(
+                f"S3 bucket {self.bucket!r} does not exist for connection {self.conn_id!r}: "
+                "create it, or fix the bucket in the URI (or the endpoint_url of the connection)"
+            )
+        if code in _DENIED:
+            return BucketError(
+                f"Could not {action} {what}: access denied ({code}). Give the identity of connection "
+                f"{self.conn_id!r} access to bucket {self.bucket!r}, or pass a conn_id that has it"
+            )
+        message = truncate(scrub_text(str(error.get("Message", ""))))
+        return BucketError(f"Could not {action} {what}: {code} {message}".rstrip())
+
+    # -- listing and URLs -------------------------------------------------------------------------
+
+    def list_objects(self, prefix: str, *, recursive: bool, page_size: int) -> Iterator[BucketObject]:
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Prefix": prefix,
+            "PaginationConfig": {"PageSize": min(page_size, 1000)},
+        }
+        if not recursive:
+            params["Delimiter"] = "/"
+        with self._calls("list", prefix):
+            pages = iter(self.client.get_paginator("list_objects_v2").paginate(**params))
+        while True:
+            with self._calls("list", prefix):
+                page = next(pages, None)
+            if page is None:
+                return
+            for item in page.get("Contents", ()):
+                yield BucketObject(
+                    key=item["Key"],
+                    size=int(item["Size"]),
+                    etag=str(item.get("ETag", "")).strip('"') or None,
+                    last_modified=utc(item["LastModified"]),
+                    content_type=None,  # ListObjectsV2 returns no content type
+                )
+
+    @cached_property
+    def endpoint(self) -> str | None:
+        """The custom endpoint (MinIO, moto...) or ``None`` when the client talks to AWS itself."""
+        configured = self.airflow_hook.conn_config.get_service_endpoint_url("s3")
+        endpoint = configured or self.client.meta.endpoint_url
+        return None if is_aws_endpoint(endpoint) else str(endpoint)
+
+    @cached_property
+    def region(self) -> str:
+        """The bucket's own region, looked up once (GetBucketLocation, else HeadBucket's header)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self.client.get_bucket_location(Bucket=self.bucket)
+            return s3_region(answer.get("LocationConstraint"))
+        except ClientError as first:
+            try:
+                head = self.client.head_bucket(Bucket=self.bucket)
+            except ClientError:
+                raise self._client_error(first, "find the region of", None) from first
+            region = head.get("BucketRegion") or head.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get(
+                "x-amz-bucket-region"
+            )
+            if not region:
+                raise BucketError(
+                    f"Could not find the region of S3 bucket {self.bucket!r}: give connection "
+                    f"{self.conn_id!r} s3:GetBucketLocation on it"
+                ) from first
+            return str(region)
+
+    def url_base(self) -> str:
+        if self.endpoint is not None:
+            return endpoint_base(self.endpoint, self.bucket)
+        return s3_virtual_host_base(self.bucket, self.region)
+
+    # -- objects ----------------------------------------------------------------------------------
+
+    def exists(self, full_key: str) -> bool:
+        try:
+            with self._calls("check", full_key):
+                self.client.head_object(Bucket=self.bucket, Key=full_key)
+        except BucketObjectNotFoundError:
+            return False
+        return True
+
+    def open_range(self, full_key: str, start: int, end: int | None, chunk_size: int) -> Iterator[bytes]:
+        from botocore.exceptions import ClientError
+
+        if end is not None and end <= start:
+            if not self.exists(full_key):
+                raise BucketObjectNotFoundError(
+                    f"{self.describe(full_key)} does not exist (could not read it)"
+                )
+            return iter(())
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": full_key}
+        if start or end is not None:
+            params["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
+        with self._calls("read", full_key):
+            try:
+                answer = self.client.get_object(**params)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "InvalidRange":
+                    return iter(())  # the object exists; the range starts at or past its end
+                raise
+        return self._body_chunks(answer["Body"], full_key, chunk_size)
+
+    def _body_chunks(self, body: Any, full_key: str, chunk_size: int) -> Iterator[bytes]:
+        try:
+            with self._calls("read", full_key):
+                yield from body.iter_chunks(chunk_size)
+        finally:
+            body.close()
+
+    def start_upload(self, full_key: str, content_type: str) -> Upload:
+        return _S3Upload(self, full_key, content_type)
+
+    def delete(self, full_key: str) -> None:
+        with self._calls("delete", full_key):
+            self.client.delete_object(Bucket=self.bucket, Key=full_key)
+
+    def delete_many(self, full_keys: Sequence[str]) -> None:
+        if not full_keys:
+            return
+        with self._calls("delete objects in", None):
+            answer = self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": key} for key in full_keys], "Quiet": True},
+            )
+        errors = answer.get("Errors") or []
+        if errors:
+            first = errors[0]
+            raise BucketError(
+                f"Could not delete {len(errors)} of {len(full_keys)} objects in {self.describe()}; first: "
+                f"{self.describe(first.get('Key', '?'))}: {first.get('Code', '?')}"
+            )
+
+    def copy(self, source_key: str, dest_key: str) -> None:
+        with self._calls("read", source_key):
+            head = self.client.head_object(Bucket=self.bucket, Key=source_key)
+        size = int(head["ContentLength"])
+        source = {"Bucket": self.bucket, "Key": source_key}
+        if size <= COPY_SINGLE_LIMIT:
+            with self._calls("copy to", dest_key):
+                self.client.copy_object(Bucket=self.bucket, Key=dest_key, CopySource=source)
+            return
+        upload = _S3Upload(self, dest_key, str(head.get("ContentType") or "application/octet-stream"))
+        upload.metadata = dict(head.get("Metadata") or {})
+        try:
+            for offset in range(0, size, COPY_PART_SIZE):
+                last = min(offset + COPY_PART_SIZE, size) - 1
+                upload.copy_part(source, f"bytes={offset}-{last}")
+            upload.complete(b"")
+        except BaseException:
+            upload.abort()
+            raise
+
+
+class _S3Upload(Upload):
+    """A multipart upload, created with the first full part; small objects go in one PutObject."""
+
+    def __init__(self, store: S3Store, full_key: str, content_type: str) -> None:
+        self.store = store
+        self.key = full_key
+        self.content_type = content_type
+        self.metadata: dict[str, str] = {}
+        self.upload_id: str | None = None
+        self.parts: list[dict[str, Any]] = []
+
+    def _ensure_started(self) -> str:
+        if self.upload_id is None:
+            with self.store._calls("start writing", self.key):
+                answer = self.store.client.create_multipart_upload(
+                    Bucket=self.store.bucket,
+                    Key=self.key,
+                    ContentType=self.content_type,
+                    Metadata=self.metadata,
+                )
+            self.upload_id = str(answer["UploadId"])
+        return self.upload_id
+
+    def _record(self, answer: dict[str, Any], number: int) -> None:
+        part: dict[str, Any] = {"ETag": answer["ETag"], "PartNumber": number}
+        for name, value in answer.items():
+            if name.startswith("Checksum") and name != "ChecksumType" and value:
+                part[name] = value  # parts sent with checksums must be completed with them
+        self.parts.append(part)
+
+    def upload_part(self, data: bytes) -> None:
+        upload_id = self._ensure_started()
+        number = len(self.parts) + 1
+        with self.store._calls(f"write part {number} of", self.key):
+            answer = self.store.client.upload_part(
+                Bucket=self.store.bucket, Key=self.key, UploadId=upload_id, PartNumber=number, Body=data
+            )
+        self._record(answer, number)
+
+    def copy_part(self, source: dict[str, str], byte_range: str) -> None:
+        upload_id = self._ensure_started()
+        number = len(self.parts) + 1
+        with self.store._calls(f"copy part {number} to", self.key):
+            answer = self.store.client.upload_part_copy(
+                Bucket=self.store.bucket,
+                Key=self.key,
+                UploadId=upload_id,
+                PartNumber=number,
+                CopySource=source,
+                CopySourceRange=byte_range,
+            )
+        self._record(answer["CopyPartResult"], number)
+
+    def complete(self, last: bytes) -> None:
+        if self.upload_id is None:
+            with self.store._calls("write", self.key):
+                self.store.client.put_object(
+                    Bucket=self.store.bucket, Key=self.key, Body=last, ContentType=self.content_type
+                )
+            return
+        if last:
+            self.upload_part(last)
+        with self.store._calls("finish writing", self.key):
+            self.store.client.complete_multipart_upload(
+                Bucket=self.store.bucket,
+                Key=self.key,
+                UploadId=self.upload_id,
+                MultipartUpload={"Parts": self.parts},
+            )
+
+    def abort(self) -> None:
+        if self.upload_id is not None:
+            with self.store._calls("abort writing", self.key):
+                self.store.client.abort_multipart_upload(
+                    Bucket=self.store.bucket, Key=self.key, UploadId=self.upload_id
+                )
+            self.upload_id = None
