@@ -273,11 +273,11 @@ def record_writer(
     raise AngoExportConfigError(f"layout {layout!r} has no record writer; use one of {', '.join(LAYOUTS)}")
 
 
-def write_records(writer: LayoutWriter, records: Iterable[Any], on_record: Callable[[], None]) -> None:
+def write_records(writer: LayoutWriter, records: Iterable[Any]) -> None:
+    """Feed every record to ``writer``; the file in progress is aborted if anything fails."""
     with writer:
         for record in records:
             writer.add(record)
-            on_record()
 
 
 __all__ = [

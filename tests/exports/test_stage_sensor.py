@@ -15,10 +15,16 @@ pytestmark = pytest.mark.emulator
 
 def _seed(ango: AngoEmulator, count: int = 6) -> dict[str, Any]:
     assets = [
-        {"data": f"https://example.com/{n}.jpg", "externalId": f"img-{n}", "batches": ["b1" if n < 4 else "b2"]}
+        {
+            "data": f"https://example.com/{n}.jpg",
+            "externalId": f"img-{n}",
+            "batches": ["b1" if n < 4 else "b2"],
+        }
         for n in range(count)
     ]
-    return ango.control.seed_project(name="stage-wait", batches=["b1", "b2"], assets=assets, workflow=["Label"])
+    return ango.control.seed_project(
+        name="stage-wait", batches=["b1", "b2"], assets=assets, workflow=["Label"]
+    )
 
 
 def _sensor(**kwargs: Any) -> Any:
@@ -101,7 +107,9 @@ def test_deferrable_sensor_defers_then_resumes(ango: AngoEmulator, ango_connecti
     assert result["total"] == 6
 
 
-def test_deferrable_sensor_returns_at_once_when_already_done(ango: AngoEmulator, ango_connection: str) -> None:
+def test_deferrable_sensor_returns_at_once_when_already_done(
+    ango: AngoEmulator, ango_connection: str
+) -> None:
     project = _seed(ango, count=2)
     ango.control.act(project["_id"], action="submit")
     result = _sensor(project_id=project["_id"], deferrable=True).execute({})

@@ -1,0 +1,1 @@
+"""Ango Hub operators."""

@@ -1,0 +1,370 @@
+"""Export operators: stage an Ango Hub export zip, then land it in a data lake.
+
+``AngoTriggerExportOperator`` asks Ango for an export (waiting in the triggerer when
+deferrable) and streams the zip into ``<staging_uri>/<dag_id>/<run_id>/export.zip``.
+``AngoLandExportOperator`` turns the staged zip into files under a partitioned destination,
+complete or not at all, with a manifest and an Asset event. The work itself lives in
+:mod:`airflow_provider_ango.exports`; these classes hold arguments and Airflow glue.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from airflow.sdk import Asset, BaseOperator, Context, conf
+
+from airflow_provider_ango.exceptions import AngoExportError
+from airflow_provider_ango.exports.errors import AngoExportConfigError
+from airflow_provider_ango.exports.landing import Destination, land, spool_staged_zip
+from airflow_provider_ango.exports.layouts import LAYOUTS, Compression
+from airflow_provider_ango.exports.locations import bucket_root, object_in_bucket
+from airflow_provider_ango.exports.safe_keys import safe_path_segment
+from airflow_provider_ango.exports.sealing import unseal_url
+from airflow_provider_ango.exports.staging import STAGED_NAME, stage_export, staged_summary
+from airflow_provider_ango.exports.window import WindowArg, coerce_window, incremental_window, window_summary
+from airflow_provider_ango.hooks.ango import AngoHubHook
+from airflow_provider_ango.models.export import ExportOptions, SignedUrl
+from airflow_provider_ango.triggers.exports import AngoExportTrigger
+
+_DEFAULT_DEFERRABLE = conf.getboolean("operators", "default_deferrable", fallback=False)
+_BATCH_ID = re.compile(r"[0-9a-fA-F]{24}")
+
+
+class AngoTriggerExportOperator(BaseOperator):
+    """Request an Ango Hub export and stage its zip in a bucket.
+
+    Every option of ``GET /v2/export`` is an argument. With ``incremental=True`` the export
+    holds the tasks updated in the run's data interval, asked as
+    ``updatedAt {"$gte": data_interval_start, "$lt": data_interval_end}`` in UTC: back-to-back
+    runs then export every change exactly once, a task updated exactly on a boundary included
+    (the SDK's ``$gt``/``$lt`` would lose it; see :mod:`airflow_provider_ango.exports.window`).
+
+    Deferrable (default ``[operators] default_deferrable``): the export request, which Ango
+    answers only when the zip is built, waits in the triggerer. The zip is then streamed (never
+    held in memory) to ``<staging_uri>/<dag_id>/<run_id>/export.zip``, hashed, its size and
+    central directory checked before it is published. An expired link (403) makes a new
+    request, at most ``max_url_refreshes`` times. The signed URL never reaches XCom or logs.
+
+    Returns (XCom): ``{staging_uri, sha256, bytes, format, members, project_id, options,
+    window}`` - ``options`` being the export's query parameters as sent.
+
+    :param project_id: Ango project id (templated).
+    :param staging_uri: bucket prefix for staged zips, e.g. ``s3://staging/ango`` (templated).
+    :param export_format: ``json`` (one JSON array) or ``ndjson``.
+    :param export_type: ``task`` or ``issue``.
+    :param stages: stage names to export (templated; default ``["Complete"]``).
+    :param batches: batch names or ids (templated); names are resolved to ids.
+    :param task_types: ``default`` / ``consensus`` / ``benchmark`` (templated).
+    :param include_metadata, include_history, include_only_key_frames,
+        include_idle_blur_durations, send_email, do_not_notify: Ango's export switches.
+    :param updated_at, created_at: windows as ``{"gte": ..., "lt": ...}`` of datetimes or ISO
+        text (templated, e.g. ``"{{ data_interval_start }}"``); times must carry a zone.
+    :param incremental: take ``updated_at`` from the run's data interval (see above).
+    :param export_timeout: seconds one export request may take.
+    """
+
+    template_fields: Sequence[str] = (
+        "project_id",
+        "staging_uri",
+        "stages",
+        "batches",
+        "task_types",
+        "updated_at",
+        "created_at",
+    )
+    ui_color = "#fde9d9"
+
+    def __init__(
+        self,
+        *,
+        project_id: str,
+        staging_uri: str,
+        export_format: Literal["json", "ndjson"] = "json",
+        export_type: Literal["task", "issue"] = "task",
+        stages: Sequence[str] = ("Complete",),
+        batches: Sequence[str] | None = None,
+        task_types: Sequence[str] | None = None,
+        include_metadata: bool = True,
+        include_history: bool = True,
+        include_only_key_frames: bool = False,
+        include_idle_blur_durations: bool = False,
+        send_email: bool = False,
+        do_not_notify: bool = True,
+        updated_at: WindowArg = None,
+        created_at: WindowArg = None,
+        incremental: bool = False,
+        ango_conn_id: str = "ango_default",
+        staging_conn_id: str | None = None,
+        export_timeout: float = 3600.0,
+        max_url_refreshes: int = 2,
+        deferrable: bool = _DEFAULT_DEFERRABLE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if incremental and updated_at is not None:
+            raise ValueError("incremental=True takes updated_at from the data interval; do not pass both")
+        self.project_id = project_id
+        self.staging_uri = staging_uri
+        self.export_format = export_format
+        self.export_type = export_type
+        self.stages = list(stages)
+        self.batches = list(batches) if batches is not None else None
+        self.task_types = list(task_types) if task_types is not None else None
+        self.include_metadata = include_metadata
+        self.include_history = include_history
+        self.include_only_key_frames = include_only_key_frames
+        self.include_idle_blur_durations = include_idle_blur_durations
+        self.send_email = send_email
+        self.do_not_notify = do_not_notify
+        self.updated_at = updated_at
+        self.created_at = created_at
+        self.incremental = incremental
+        self.ango_conn_id = ango_conn_id
+        self.staging_conn_id = staging_conn_id
+        self.export_timeout = export_timeout
+        self.max_url_refreshes = max_url_refreshes
+        self.deferrable = deferrable
+
+    @cached_property
+    def hook(self) -> AngoHubHook:
+        return AngoHubHook(ango_conn_id=self.ango_conn_id, timeout=self.export_timeout)
+
+    def build_options(self, context: Context) -> ExportOptions:
+        """The export options of this run (windows resolved, batch names turned into ids)."""
+        updated = (
+            incremental_window(context) if self.incremental else coerce_window(self.updated_at, "updated_at")
+        )
+        try:
+            return ExportOptions(
+                format=self.export_format,
+                export_type=self.export_type,
+                stages=list(self.stages),
+                batches=self._batch_ids(),
+                task_types=self.task_types,  # type: ignore[arg-type]
+                include_metadata=self.include_metadata,
+                include_history=self.include_history,
+                include_only_key_frames=self.include_only_key_frames,
+                include_idle_blur_durations=self.include_idle_blur_durations,
+                send_email=self.send_email,
+                do_not_notify=self.do_not_notify,
+                updated_at=updated,
+                created_at=coerce_window(self.created_at, "created_at"),
+            )
+        except ValueError as error:
+            raise AngoExportConfigError(f"export options of project {self.project_id}: {error}") from error
+
+    def _batch_ids(self) -> list[str] | None:
+        if self.batches is None or all(_BATCH_ID.fullmatch(batch) for batch in self.batches):
+            return self.batches
+        by_name = self.hook.get_project(self.project_id).batch_ids_by_name()
+        unknown = [batch for batch in self.batches if batch not in by_name and not _BATCH_ID.fullmatch(batch)]
+        if unknown:
+            raise AngoExportConfigError(
+                f"batches {unknown} are not batches of project {self.project_id} "
+                f"(it has: {', '.join(by_name) or 'none'}); give batch names or ids of that project"
+            )
+        return [by_name.get(batch, batch) for batch in self.batches]
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        options = self.build_options(context)
+        window = window_summary(options.updated_at, options.created_at)
+        self.log.info("Export of project %s, window %s", self.project_id, window or "none")
+        if self.deferrable:
+            self.defer(
+                trigger=AngoExportTrigger(
+                    project_id=self.project_id,
+                    options=options.model_dump(mode="json"),
+                    ango_conn_id=self.ango_conn_id,
+                    request_timeout=self.export_timeout,
+                ),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.export_timeout * 4 + 300),
+            )
+        return self._stage(context, options, first_url=None)
+
+    def execute_complete(self, context: Context, event: Mapping[str, Any]) -> dict[str, Any]:
+        if event.get("status") != "success":
+            raise AngoExportError(
+                event.get("http_status"),
+                "GET",
+                "/v2/export",
+                f"export request of project {self.project_id} failed in the triggerer: "
+                f"{event.get('error', 'error')}: {event.get('message', 'no message')}",
+            )
+        options = ExportOptions.model_validate(event["options"])
+        url = unseal_url(event["sealed_url"]) if event.get("sealed_url") else None
+        if url is None:
+            self.log.info("The export link was not passed on sealed (no Fernet key?); requesting it again")
+        return self._stage(context, options, first_url=url)
+
+    def _stage(self, context: Context, options: ExportOptions, first_url: SignedUrl | None) -> dict[str, Any]:
+        bucket, prefix = bucket_root(self.staging_uri, self.staging_conn_id, "staging_uri")
+        run_folder = f"{safe_path_segment(self.dag_id)}/{safe_path_segment(str(context['run_id']))}"
+        key = f"{prefix}{run_folder}/{STAGED_NAME}"
+        staged = stage_export(
+            self.hook,
+            bucket,
+            key,
+            lambda: self.hook.request_export(self.project_id, options),
+            first_url=first_url,
+            max_url_refreshes=self.max_url_refreshes,
+        )
+        params = options.to_query_params(self.project_id)
+        return staged_summary(
+            staged,
+            {
+                "format": options.format,
+                "members": staged.members,
+                "project_id": self.project_id,
+                "options": params,
+                "window": window_summary(options.updated_at, options.created_at),
+            },
+        )
+
+
+class AngoLandExportOperator(BaseOperator):
+    """Land a staged export zip under a (partitioned) destination prefix, all or nothing.
+
+    ``layout``: ``raw`` (the zip as ``export.zip``), ``ndjson`` (``part-00000.ndjson`` ...,
+    each at most ``max_rows_per_part`` records and ``max_bytes_per_part`` bytes), ``json``
+    (the same parts as JSON arrays) or ``split`` (one ``<externalId>-<hash>.json`` per asset,
+    safe from path traversal and collisions). Records are streamed (ijson for JSON arrays), so
+    memory stays flat however large the export. Files are written under a temporary prefix
+    and published only when all are written; ``_manifest.json`` (records, bytes, SHA-256 per
+    file, the export's options and window) and ``_SUCCESS`` come last, and files of an earlier
+    landing of the same destination are removed: re-running replaces the partition. An empty
+    export lands an empty manifest.
+
+    An Asset event is emitted for ``asset`` (default: the destination up to its first
+    templated part, e.g. ``s3://lake/ango/`` for ``s3://lake/ango/dt={{ ds }}/``), its extra
+    carrying the landed partition's URI and counts; schedule downstream DAGs on it.
+
+    Returns (XCom): ``{destination_uri, manifest_uri, layout, records, files, bytes}``.
+
+    :param source: the trigger task's XCom (``trigger.output``) or a staged zip URI (templated).
+    :param destination_uri: destination prefix, e.g.
+        ``s3://lake/ango/project={{ params.project_id }}/dt={{ ds }}/`` (templated).
+    :param compression: ``"gzip"`` for ``.ndjson.gz`` / ``.json.gz`` parts.
+    :param asset: the Asset to emit, or None for the default above.
+    :param emit_asset: False to emit no Asset event.
+    :param asset_partition_key: partition key for the event (templated), e.g. ``"{{ ds }}"``.
+    :param scratch_dir: local folder for the spooled zip (it needs the zip's size on disk).
+    """
+
+    template_fields: Sequence[str] = ("source", "destination_uri", "asset_partition_key")
+    ui_color = "#e2f0d9"
+
+    def __init__(
+        self,
+        *,
+        source: Any,
+        destination_uri: str,
+        layout: Literal["raw", "ndjson", "json", "split"] = "ndjson",
+        max_rows_per_part: int = 100_000,
+        max_bytes_per_part: int = 128 * 1024 * 1024,
+        compression: Compression = None,
+        staging_conn_id: str | None = None,
+        destination_conn_id: str | None = None,
+        asset: Asset | None = None,
+        emit_asset: bool = True,
+        asset_partition_key: str | None = None,
+        scratch_dir: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout {layout!r} is unknown; use one of {', '.join(LAYOUTS)}")
+        if compression not in (None, "gzip"):
+            raise ValueError(f"compression {compression!r} is unknown; use None or 'gzip'")
+        self.asset = (asset or default_asset(destination_uri)) if emit_asset else None
+        if self.asset is not None:
+            outlets = list(kwargs.pop("outlets", None) or [])
+            kwargs["outlets"] = [*outlets, self.asset] if self.asset not in outlets else outlets
+        super().__init__(**kwargs)
+        self.source = source
+        self.destination_uri = destination_uri
+        self.layout = layout
+        self.max_rows_per_part = max_rows_per_part
+        self.max_bytes_per_part = max_bytes_per_part
+        self.compression = compression
+        self.staging_conn_id = staging_conn_id
+        self.destination_conn_id = destination_conn_id
+        self.asset_partition_key = asset_partition_key
+        self.scratch_dir = scratch_dir
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        info = source_info(self.source)
+        staging, key = object_in_bucket(info["staging_uri"], self.staging_conn_id, "source")
+        bucket, prefix = bucket_root(self.destination_uri, self.destination_conn_id, "destination_uri")
+        destination = Destination(bucket, prefix if prefix.endswith("/") else f"{prefix}/")
+        header = {
+            "source": {
+                name: info.get(name) for name in ("staging_uri", "sha256", "bytes", "format", "project_id")
+            }
+            | {"options": info.get("options"), "window": info.get("window")},
+            "dag_id": self.dag_id,
+            "run_id": context.get("run_id"),
+            "task_id": self.task_id,
+            "landed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        with tempfile.TemporaryDirectory(prefix="ango-land-", dir=self.scratch_dir) as scratch:
+            zip_path = Path(scratch) / "export.zip"
+            spool_staged_zip(staging, key, zip_path, sha256=info.get("sha256"), size=info.get("bytes"))
+            result = land(
+                destination,
+                zip_path,
+                layout=self.layout,
+                header=header,
+                max_rows=self.max_rows_per_part,
+                max_bytes=self.max_bytes_per_part,
+                compression=self.compression,
+                scratch_dir=scratch,
+            )
+        xcom = result.to_xcom()
+        self._emit_asset_event(context, {**xcom, "window": info.get("window"), "sha256": info.get("sha256")})
+        return xcom
+
+    def _emit_asset_event(self, context: Context, extra: dict[str, Any]) -> None:
+        if self.asset is None:
+            return
+        events = context.get("outlet_events")
+        if events is None:  # called outside a task run (a bare execute() in a script)
+            self.log.info("No outlet_events in the context; no Asset event recorded for %s", self.asset.uri)
+            return
+        accessor = events[self.asset]
+        accessor.extra.update(extra)
+        if self.asset_partition_key:
+            accessor.add_partitions(self.asset_partition_key)
+        self.log.info("Asset event for %s: %s", self.asset.uri, extra["destination_uri"])
+
+
+def default_asset(destination_uri: str) -> Asset:
+    """The destination up to its first templated folder: stable across runs, unlike the partition."""
+    static = destination_uri.split("{{", 1)[0].split("{%", 1)[0]
+    if static != destination_uri:
+        static = static.rsplit("/", 1)[0] + "/"
+    if "://" not in static or not static.split("://", 1)[1].strip("/"):
+        raise ValueError(
+            f"cannot derive an Asset from destination_uri {destination_uri!r}; pass asset=Asset('s3://...')"
+        )
+    return Asset(uri=static)
+
+
+def source_info(source: Any) -> dict[str, Any]:
+    """The staged export as a dict from the trigger task's XCom or a bare URI."""
+    if isinstance(source, Mapping) and isinstance(source.get("staging_uri"), str):
+        return dict(source)
+    if isinstance(source, str) and "://" in source:
+        return {"staging_uri": source}
+    raise AngoExportConfigError(
+        f"source must be the trigger task's XCom (a dict with 'staging_uri') or a staged zip URI, "
+        f"got {type(source).__name__}; pass source=trigger_task.output"
+    )
+
+
+__all__ = ["AngoLandExportOperator", "AngoTriggerExportOperator", "default_asset", "source_info"]
