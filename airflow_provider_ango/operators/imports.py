@@ -1,0 +1,405 @@
+"""Operators that turn bucket files into Ango Hub assets and pre-labels, exactly once.
+
+* :class:`AngoBuildImportOperator` lists the files of a run's window and writes an import
+  manifest (NDJSON shards of validated import items) to a staging URI;
+* :class:`AngoImportAssetsOperator` imports a manifest, skipping externalIds the project has;
+* :class:`AngoImportLabelsOperator` imports pre-labels after checking all of them.
+
+XCom carries only small values: URIs, counts, the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseOperator, Context
+
+from airflow_provider_ango.hooks.ango import AngoHubHook
+from airflow_provider_ango.hooks.bucket import BucketHook
+from airflow_provider_ango.imports.assets import AssetImporter, ImportSettings
+from airflow_provider_ango.imports.builder import AttachmentRule, BuildOptions, ItemBuilder
+from airflow_provider_ango.imports.labels import LabelImporter, iter_label_file
+from airflow_provider_ango.imports.manifest import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_ROWS,
+    NdjsonSink,
+    delete_stale_shards,
+    errors_key,
+    manifest_base,
+    shard_key,
+)
+from airflow_provider_ango.imports.presence import DEFAULT_PAGE_SIZE
+from airflow_provider_ango.imports.progress import Progress
+from airflow_provider_ango.imports.rules import (
+    BatchRule,
+    ContextRule,
+    ExternalIdRule,
+    ItemRules,
+    check_asset_types,
+    check_template,
+)
+from airflow_provider_ango.imports.sources import BucketFiles, manifest_uris, split_object_uri
+from airflow_provider_ango.imports.window import compute_window
+
+
+class AngoBuildImportOperator(BaseOperator):
+    """Write an Ango import manifest for the bucket files of this run's window.
+
+    **Window.** For a run whose data interval is ``[start, end)`` (or ``window_start`` /
+    ``window_end`` when given), the files taken are those with::
+
+        start - settle_delay - lookback  <=  last_modified  <  end - settle_delay     (UTC)
+
+    Adjacent runs get adjacent windows, so a file modified exactly on a boundary is taken
+    once, by the later run. ``settle_delay`` leaves files still being written for the next
+    run; ``lookback`` re-reads an earlier stretch for files listed late; files taken twice
+    that way are skipped at import because their externalIds exist in the project.
+
+    **Items.** ``data`` is the object's URL as Ango expects it (percent-encoded UTF-8; S3 in
+    the ``https://<bucket>.s3.<region>.amazonaws.com/<key>`` form). ``external_id`` is the key
+    relative to ``source_uri`` by default, or a template such as ``"{bucket}/{key}"`` (fields:
+    key, relative_key, name, stem, ext, folder, bucket, size, etag, type), or a callable of
+    the :class:`~airflow_provider_ango.hooks.bucket.BucketObject`. ``batches`` are batch *names*
+    (templates: ``["nightly", "{folder}"]``, or a callable); the import operator maps them to
+    ids. ``contextData`` holds ``bucket``, ``key``, ``size``, ``etag``, ``lastModified`` (unless
+    ``source_context=False``) plus ``context_data``.
+
+    **Manifest.** NDJSON shards ``<base>-00000.ndjson`` ... next to ``manifest_uri``
+    (``<base>.ndjson``), each at most ``max_manifest_bytes`` / ``max_manifest_rows``; invalid items
+    go to ``<base>.errors.ndjson`` with their reason. Files are written under temporary keys and
+    published together at the end, so a retry never leaves half a manifest.
+
+    :return: ``{"manifests": [uri, ...], "errors": uri | None, "counts": {"items", "invalid",
+        "listed", "<type>": n, ...}, "window": {"start", "end"}}``
+    """
+
+    template_fields: Sequence[str] = (
+        "source_uri",
+        "manifest_uri",
+        "include",
+        "exclude",
+        "window_start",
+        "window_end",
+        "settle_delay",
+        "lookback",
+        "external_id",
+        "batches",
+        "context_data",
+        "storage_id",
+        "video_sidecar",
+    )
+    ui_color = "#f0e4ff"
+
+    def __init__(
+        self,
+        *,
+        source_uri: str,
+        manifest_uri: str,
+        source_conn_id: str | None = None,
+        manifest_conn_id: str | None = None,
+        include: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        recursive: bool = True,
+        asset_types: Sequence[str] | None = None,
+        window_start: Any = None,
+        window_end: Any = None,
+        settle_delay: timedelta | float = timedelta(0),
+        lookback: timedelta | float = timedelta(0),
+        external_id: ExternalIdRule = None,
+        batches: BatchRule = None,
+        context_data: ContextRule = None,
+        source_context: bool = True,
+        image_dimensions: bool = False,
+        video_sidecar: str | None = None,
+        multi_page: bool = False,
+        attachments: AttachmentRule = None,
+        storage_id: str | None = None,
+        max_manifest_bytes: int = DEFAULT_MAX_BYTES,
+        max_manifest_rows: int = DEFAULT_MAX_ROWS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.source_uri = source_uri
+        self.manifest_uri = manifest_uri
+        self.source_conn_id = source_conn_id
+        self.manifest_conn_id = manifest_conn_id
+        self.include = include
+        self.exclude = exclude
+        self.recursive = recursive
+        self.asset_types = check_asset_types(asset_types)
+        self.window_start = window_start
+        self.window_end = window_end
+        self.settle_delay = settle_delay
+        self.lookback = lookback
+        self.external_id = external_id
+        self.batches = batches
+        self.context_data = context_data
+        self.source_context = source_context
+        self.image_dimensions = image_dimensions
+        self.video_sidecar = video_sidecar
+        self.multi_page = multi_page
+        self.attachments = attachments
+        self.storage_id = storage_id
+        self.max_manifest_bytes = max_manifest_bytes
+        self.max_manifest_rows = max_manifest_rows
+        # Checked now, so that a typo fails at DAG parse time (Jinja ones after rendering).
+        for template in [video_sidecar, external_id, *(batches if isinstance(batches, list) else [])]:
+            if isinstance(template, str) and "{{" not in template and "{%" not in template:
+                check_template(template, "external_id, batches or video_sidecar")
+
+    @cached_property
+    def source(self) -> BucketHook:
+        return BucketHook.from_uri(self.source_uri, self.source_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        window = compute_window(
+            context.get("data_interval_start"),
+            context.get("data_interval_end"),
+            settle_delay=self.settle_delay,
+            lookback=self.lookback,
+            window_start=self.window_start,
+            window_end=self.window_end,
+        )
+        root, name = split_object_uri(self.manifest_uri)
+        target = BucketHook.from_uri(root, self.manifest_conn_id)
+        base = manifest_base(name)
+        source = self.source
+        rules = ItemRules(
+            prefix=source.prefix,
+            bucket=source.bucket,
+            external_id=self.external_id,
+            batches=self.batches,
+            context_data=self.context_data,
+            source_context=self.source_context,
+        )
+        options = BuildOptions(
+            asset_types=self.asset_types,
+            image_dimensions=self.image_dimensions,
+            video_sidecar=self.video_sidecar or None,
+            multi_page=self.multi_page,
+            storage_id=self.storage_id or None,
+            attachments=self.attachments,
+        )
+        builder = ItemBuilder(rules, options, window, source.ango_url, source.read_bytes, self.log)
+        self.log.info("Building the import manifest of %s for files modified in %s", source.uri, window)
+        objects = source.iter_objects(
+            recursive=self.recursive,
+            include=self.include,
+            exclude=self.exclude,
+            # Multi-page folders are judged by their newest page, so every page must be listed.
+            modified_after=None if self.multi_page else window.start,
+            modified_before=None if self.multi_page else window.end,
+        )
+        shards = NdjsonSink(
+            target,
+            lambda index: shard_key(base, index),
+            max_bytes=self.max_manifest_bytes,
+            max_rows=self.max_manifest_rows,
+        )
+        errors = NdjsonSink(target, lambda _index: errors_key(base))
+        progress = Progress(self.log, "Manifest items", None, unit="items")
+        invalid = 0
+        try:
+            for record in builder.build(objects):
+                if record.ok:
+                    shards.write(record.to_line())
+                    progress.advance(1)
+                else:
+                    errors.write(record.to_line())
+                    invalid += 1
+                    if invalid <= 10:
+                        self.log.warning(
+                            "Invalid item for %s: %s", record.payload["key"], record.payload["reason"]
+                        )
+            shard_keys = shards.finish(at_least_one=True)
+            error_keys = errors.finish(at_least_one=False)
+        except BaseException:
+            shards.abort()
+            errors.abort()
+            raise
+        stale = delete_stale_shards(target, base, len(shard_keys))
+        if not error_keys and target.exists(errors_key(base)):
+            target.delete(errors_key(base))
+            stale += 1
+        if stale:
+            self.log.info("Removed %d file(s) left by an earlier attempt", stale)
+        stats = builder.stats
+        counts: dict[str, int] = {
+            "items": shards.rows,
+            "invalid": invalid,
+            "listed": stats.listed,
+            "skipped_type": stats.skipped_type,
+            "outside_window": stats.outside_window,
+            **stats.by_type,
+        }
+        if options.image_dimensions:
+            counts["image_size_unknown"] = stats.image_size_unknown
+        result = {
+            "manifests": [target.uri_for(key) for key in shard_keys],
+            "errors": target.uri_for(error_keys[0]) if error_keys else None,
+            "counts": counts,
+            "window": window.to_xcom(),
+        }
+        self.log.info(
+            "Manifest: %d item(s) in %d shard(s), %d invalid%s; counts %s",
+            shards.rows,
+            len(shard_keys),
+            invalid,
+            f" (reasons in {result['errors']})" if invalid else "",
+            counts,
+        )
+        return result
+
+
+class AngoImportAssetsOperator(BaseOperator):
+    """Import a manifest into an Ango Hub project, each externalId once.
+
+    The manifest is read twice as a stream (never held). Existing externalIds are found with
+    one paged listing of the project's assets, checked against the manifest's externalIds kept
+    as 8-byte fingerprints: memory O(manifest), ``ceil(project_assets / page_size)`` GETs.
+    Batch names are resolved (and created, unless ``create_missing_batches=False``) with one
+    project read. Items go ``chunk_size`` per POST. If a POST fails in a way that may have
+    been applied (:class:`~airflow_provider_ango.exceptions.AngoAmbiguousWriteError`), the
+    chunk's externalIds are looked up after ``recheck_delay`` seconds and only the missing ones
+    are sent again; a retried task re-lists the project first, so a retry never duplicates.
+    Run one import per project at a time (e.g. ``max_active_tis_per_dag=1``): two concurrent
+    imports of the same files could both find them missing.
+
+    :param manifest: the build operator's output (``build.output``), a URI, or a list of URIs.
+    :param batches: batch names every asset joins (besides the manifest items' own batches).
+    :param dry_run: read and check everything, change nothing, and report what would happen.
+    :return: ``{"submitted", "skipped_existing", "invalid", "duplicates", "total", "chunks",
+        "dry_run"}``
+    """
+
+    template_fields: Sequence[str] = ("project_id", "manifest", "batches", "storage_id")
+    ui_color = "#e4f0ff"
+
+    def __init__(
+        self,
+        *,
+        project_id: str,
+        manifest: Any,
+        manifest_conn_id: str | None = None,
+        ango_conn_id: str = AngoHubHook.default_conn_name,
+        chunk_size: int = 500,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        batches: Sequence[str] = (),
+        create_missing_batches: bool = True,
+        storage_id: str | None = None,
+        dry_run: bool = False,
+        recheck_delay: float = 10.0,
+        max_ambiguous_rounds: int = 3,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if chunk_size < 1 or page_size < 1:
+            raise ValueError("chunk_size and page_size must be >= 1")
+        self.project_id = project_id
+        self.manifest = manifest
+        self.manifest_conn_id = manifest_conn_id
+        self.ango_conn_id = ango_conn_id
+        self.chunk_size = chunk_size
+        self.page_size = page_size
+        self.batches = batches
+        self.create_missing_batches = create_missing_batches
+        self.storage_id = storage_id
+        self.dry_run_only = dry_run  # BaseOperator.dry_run() is a method; keep it callable
+        self.recheck_delay = recheck_delay
+        self.max_ambiguous_rounds = max_ambiguous_rounds
+
+    @cached_property
+    def hook(self) -> AngoHubHook:
+        return AngoHubHook(ango_conn_id=self.ango_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        uris = manifest_uris(self.manifest)
+        ti = context.get("ti")
+        if ti is not None and getattr(ti, "try_number", 1) > 1:
+            self.log.info(
+                "Retry (try %s): what earlier tries imported is found by the listing", ti.try_number
+            )
+        files = BucketFiles(self.manifest_conn_id)
+        settings = ImportSettings(
+            project_id=self.project_id,
+            chunk_size=self.chunk_size,
+            page_size=self.page_size,
+            batches=[self.batches] if isinstance(self.batches, str) else list(self.batches),
+            create_missing_batches=self.create_missing_batches,
+            storage_id=self.storage_id or None,
+            dry_run=self.dry_run_only,
+            recheck_delay=self.recheck_delay,
+            max_ambiguous_rounds=self.max_ambiguous_rounds,
+        )
+        importer = AssetImporter(self.hook, settings, self.log)
+        self.log.info("Importing %d manifest shard(s) into project %s", len(uris), self.project_id)
+        counts = importer.run(lambda: files.lines(uris))
+        result = counts.to_xcom()
+        self.log.info("%s: %s", "Dry run, nothing changed" if self.dry_run_only else "Import done", result)
+        return result
+
+
+class AngoImportLabelsOperator(BaseOperator):
+    """Import pre-labels (Ango Import Format, keyed by externalId) from bucket files.
+
+    ``source`` is a file URI, a folder URI ending in ``/`` (its ``.json``/``.ndjson``/``.jsonl``
+    files), or a list of them. A file is a JSON array (streamed) or NDJSON. Everything is checked
+    before the first POST: every annotation's ``schemaId`` against the project's category
+    schema, every externalId against the project's assets, no externalId twice. Any problem
+    fails the task with one error listing the first offenders, and nothing is imported.
+
+    :return: ``{"items", "annotations", "submitted", "chunks"}``
+    """
+
+    template_fields: Sequence[str] = ("project_id", "source")
+    ui_color = "#e4fff0"
+    suffixes = (".json", ".ndjson", ".jsonl")
+
+    def __init__(
+        self,
+        *,
+        project_id: str,
+        source: str | Sequence[str],
+        source_conn_id: str | None = None,
+        ango_conn_id: str = AngoHubHook.default_conn_name,
+        chunk_size: int = 500,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.project_id = project_id
+        self.source = source
+        self.source_conn_id = source_conn_id
+        self.ango_conn_id = ango_conn_id
+        self.chunk_size = chunk_size
+        self.page_size = page_size
+
+    @cached_property
+    def hook(self) -> AngoHubHook:
+        return AngoHubHook(ango_conn_id=self.ango_conn_id)
+
+    def execute(self, context: Context) -> dict[str, int]:
+        files = BucketFiles(self.source_conn_id)
+        raw = [self.source] if isinstance(self.source, str) else list(self.source)
+        uris = files.expand(raw, self.suffixes)
+
+        def records() -> Any:
+            for uri in uris:
+                hook, key = files.hook_for(uri)
+                with hook.open_read(key) as stream:
+                    yield from iter_label_file(stream, uri)
+
+        importer = LabelImporter(
+            self.hook, self.project_id, self.log, chunk_size=self.chunk_size, page_size=self.page_size
+        )
+        self.log.info("Checking pre-labels from %d file(s) for project %s", len(uris), self.project_id)
+        importer.validate(records)
+        counts = importer.send(records).to_xcom()
+        self.log.info("Pre-labels imported: %s", counts)
+        return counts
+
+
+__all__ = ["AngoBuildImportOperator", "AngoImportAssetsOperator", "AngoImportLabelsOperator"]
