@@ -42,7 +42,19 @@ def to_utc(value: datetime | str, what: str) -> datetime:
         raise WindowError(
             f"{what}: {value.isoformat()} has no timezone; give an offset (e.g. '2024-05-01T00:00:00Z')"
         )
-    return value.astimezone(timezone.utc)
+    moment = value.astimezone(timezone.utc)
+    # A plain datetime: pendulum's DateTime (Airflow's data interval) loses a stdlib tzinfo
+    # when a timedelta is subtracted from it.
+    return datetime(
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond,
+        tzinfo=timezone.utc,
+    )
 
 
 def to_timedelta(value: timedelta | float | int | str | None, what: str) -> timedelta:
@@ -105,6 +117,13 @@ def compute_window(
         raise WindowError(f"window start {start.isoformat()} is after its end {end.isoformat()}")
     settle = to_timedelta(settle_delay, "settle_delay")
     back = to_timedelta(lookback, "lookback")
+    if start == end and back == timedelta(0):
+        raise WindowError(
+            f"the window [{start.isoformat()}, {end.isoformat()}) is empty: this run's data interval has no "
+            "length. Airflow 3 schedules cron strings with CronTriggerTimetable, whose runs have "
+            "data_interval_start == data_interval_end; use schedule=CronDataIntervalTimetable('@daily', "
+            "timezone='UTC') (or DeltaDataIntervalTimetable), give window_start/window_end, or set lookback"
+        )
     return ImportWindow(start - settle - back, end - settle)
 
 

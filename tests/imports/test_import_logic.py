@@ -54,6 +54,22 @@ def test_lookback_widens_the_start_only_and_settle_delay_shifts_both_ends() -> N
     assert window.to_xcom() == {"start": "2024-04-30T21:55:00+00:00", "end": "2024-05-01T00:55:00+00:00"}
 
 
+def test_a_pendulum_data_interval_stays_aware_after_the_shifts() -> None:
+    import pendulum
+
+    window = compute_window(
+        pendulum.datetime(2024, 5, 1, tz="Europe/Paris"),
+        pendulum.datetime(2024, 5, 2, tz="Europe/Paris"),
+        settle_delay=60,
+        lookback=60,
+    )
+    assert window.start == datetime(2024, 4, 30, 21, 58, tzinfo=UTC)
+    assert window.start.utcoffset() == timedelta(0)
+    assert window.end.utcoffset() == timedelta(0)
+    # An empty data interval (CronTriggerTimetable) works with a look-back: [end - lookback, end).
+    assert compute_window(T0, T0, lookback=timedelta(days=1)).start == T0 - timedelta(days=1)
+
+
 def test_window_overrides_strings_and_utc_conversion() -> None:
     window = compute_window(
         None, None, window_start="2024-05-01T02:00:00+02:00", window_end="2024-05-02T00:00:00Z"
@@ -71,6 +87,7 @@ def test_window_overrides_strings_and_utc_conversion() -> None:
         ({"data_interval_start": T0 + timedelta(1), "data_interval_end": T0}, "after its end"),
         ({"data_interval_start": T0, "data_interval_end": T0, "lookback": -5}, "negative"),
         ({"data_interval_start": "yesterday", "data_interval_end": T0}, "ISO-8601"),
+        ({"data_interval_start": T0, "data_interval_end": T0}, "CronDataIntervalTimetable"),
     ],
 )
 def test_window_errors_say_what_to_do(kwargs: dict[str, Any], message: str) -> None:

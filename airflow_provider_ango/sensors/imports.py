@@ -1,0 +1,148 @@
+"""AngoAssetsImportedSensor: wait until a manifest's externalIds exist as tasks in a project."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
+from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
+
+from airflow_provider_ango.hooks.ango import AngoHubHook
+from airflow_provider_ango.imports.fingerprints import FingerprintSet
+from airflow_provider_ango.imports.presence import DEFAULT_PAGE_SIZE, list_present, task_external_id
+from airflow_provider_ango.imports.sources import BucketFiles, manifest_fingerprints, manifest_uris
+from airflow_provider_ango.triggers.imports import AngoAssetsImportedTrigger
+
+#: Extra time the deferral is given past the trigger's own deadline (the trigger reports the
+#: timeout with counts; Airflow's deferral timeout is only the backstop).
+_DEFER_GRACE_SECONDS = 300
+
+
+class AngoAssetsImportedSensor(BaseSensorOperator):
+    """Wait until every valid item of an import manifest has a task in the Ango project.
+
+    Each check pages through the project's tasks once (``ceil(tasks / page_size)`` GETs) and
+    looks their externalIds up among the manifest's, held as 8-byte fingerprints (the manifest
+    is read once per worker process; invalid lines, which are never imported, are not waited
+    for). Deferrable (default from ``[operators] default_deferrable``): the first check runs on
+    the worker; if the wait is not over, :class:`AngoAssetsImportedTrigger` goes on in the
+    triggerer with only the manifest's URIs and counts in its kwargs, and re-reads the manifest
+    itself. Otherwise it pokes (``poke`` or ``reschedule`` mode).
+
+    :param project_id: Ango project id (templated).
+    :param manifest: the build operator's output, a manifest URI or a list of URIs (templated).
+    :param manifest_conn_id: the bucket connection of the manifest.
+    :param page_size: tasks per listing request.
+    :param ango_conn_id: the Ango Hub connection.
+    :param deferrable: wait in the triggerer.
+    :return: ``{"expected", "found", "project_tasks"}``
+    """
+
+    template_fields: Sequence[str] = ("project_id", "manifest")
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        project_id: str,
+        manifest: Any,
+        manifest_conn_id: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        ango_conn_id: str = AngoHubHook.default_conn_name,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.project_id = project_id
+        self.manifest = manifest
+        self.manifest_conn_id = manifest_conn_id
+        self.page_size = page_size
+        self.ango_conn_id = ango_conn_id
+        self.deferrable = deferrable
+
+    @cached_property
+    def hook(self) -> AngoHubHook:
+        return AngoHubHook(ango_conn_id=self.ango_conn_id)
+
+    @cached_property
+    def uris(self) -> list[str]:
+        return manifest_uris(self.manifest)
+
+    @cached_property
+    def expected(self) -> FingerprintSet:
+        return manifest_fingerprints(BucketFiles(self.manifest_conn_id), self.uris)
+
+    def _check(self) -> dict[str, int]:
+        wanted = self.expected
+        if not len(wanted):
+            return {"expected": 0, "found": 0, "project_tasks": 0}
+        result = list_present(
+            lambda page, limit: self.hook.get_tasks_page(self.project_id, page, limit),
+            task_external_id,
+            wanted,
+            self.page_size,
+        )
+        summary = {"expected": len(wanted), "found": len(result.found), "project_tasks": result.total}
+        self.log.info(
+            "%d of %d imported externalIds have tasks in project %s (%d tasks listed)",
+            summary["found"],
+            summary["expected"],
+            self.project_id,
+            result.total,
+        )
+        return summary
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        summary = self._check()
+        return PokeReturnValue(is_done=summary["found"] >= summary["expected"], xcom_value=summary)
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        summary = self._check()
+        if summary["found"] >= summary["expected"]:
+            return summary
+        timeout = float(self.timeout)
+        self.log.info(
+            "Deferring: the triggerer checks again every %s s (timeout %s s)", self.poke_interval, timeout
+        )
+        self.defer(
+            trigger=AngoAssetsImportedTrigger(
+                project_id=self.project_id,
+                manifest_uris=self.uris,
+                manifest_conn_id=self.manifest_conn_id,
+                expected=summary["expected"],
+                poke_interval=float(self.poke_interval),
+                timeout_at=time.time() + timeout,
+                page_size=self.page_size,
+                ango_conn_id=self.ango_conn_id,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=timeout + _DEFER_GRACE_SECONDS),
+        )
+        return None  # not reached: defer() raises TaskDeferred
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        status = event.get("status")
+        summary = {key: event.get(key) for key in ("expected", "found", "project_tasks")}
+        if status == "success":
+            self.log.info("Every imported externalId has a task: %s", summary)
+            return summary
+        if status == "timeout":
+            raise AirflowSensorTimeout(
+                f"Timed out after {self.timeout} s waiting for the imported assets of project "
+                f"{self.project_id}: {summary['found']} of {summary['expected']} externalIds have tasks. "
+                "Check the import task's counts (invalid items are never imported) and Ango's import "
+                "status, or raise `timeout`."
+            )
+        raise AirflowException(
+            f"Waiting for the imported assets of project {self.project_id} failed: "
+            f"{event.get('error', 'error')}: {event.get('message', 'no message')}"
+        )
+
+
+__all__ = ["AngoAssetsImportedSensor"]
