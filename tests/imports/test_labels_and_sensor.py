@@ -40,8 +40,11 @@ def seed_assets(ango: AngoEmulator, project_id: str, names: list[str]) -> None:
     from airflow_provider_ango.hooks.ango import AngoHubHook
 
     items = [{"data": f"https://cdn.example.com/{name}", "externalId": name} for name in names]
-    with AngoHubHook() as hook:
+    hook = AngoHubHook()
+    try:
         hook.import_cloud_assets(project_id, items)
+    finally:
+        hook.close()
 
 
 def import_labels(store: Store, project_id: str, source: Any, **kwargs: Any) -> dict[str, Any]:
@@ -169,7 +172,7 @@ def test_deferred_sensor_hands_over_urls_and_counts_and_the_trigger_fires(
     async def first_event() -> Any:
         runner = revived.run()
         event = await runner.__anext__()
-        await runner.aclose()
+        await runner.aclose()  # type: ignore[attr-defined]
         return event
 
     event = asyncio.run(first_event())
@@ -193,7 +196,7 @@ def test_trigger_reports_timeout_and_errors_as_events(
     async def first(trigger: AngoAssetsImportedTrigger) -> dict[str, Any]:
         runner = trigger.run()
         event = await runner.__anext__()
-        await runner.aclose()
+        await runner.aclose()  # type: ignore[attr-defined]
         payload: dict[str, Any] = event.payload
         return payload
 
