@@ -69,11 +69,11 @@ def iter_json_array(stream: IO[bytes], where: str) -> Iterator[Any]:
             parser.send(chunk)
             yield from sink
             del sink[:]
+        if not started:
+            raise AngoExportFormatError(f"{where} is empty; an empty Ango JSON export is '[]'")
         parser.close()
     except ijson.JSONError as error:
         raise AngoExportFormatError(f"{where} is not valid JSON: {error}") from error
-    if not started:
-        raise AngoExportFormatError(f"{where} is empty; an empty Ango JSON export is '[]'")
     yield from sink
 
 

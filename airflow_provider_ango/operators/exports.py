@@ -352,7 +352,9 @@ def default_asset(destination_uri: str) -> Asset:
         raise ValueError(
             f"cannot derive an Asset from destination_uri {destination_uri!r}; pass asset=Asset('s3://...')"
         )
-    return Asset(uri=static)
+    # No trailing slash: Airflow keeps the name as given, and Asset("s3://lake/ango") downstream
+    # must name the same asset.
+    return Asset(uri=static.rstrip("/"))
 
 
 def source_info(source: Any) -> dict[str, Any]:
