@@ -48,33 +48,43 @@ def data_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     return sorted(members, key=lambda info: info.filename)
 
 
+class _Prefixed:
+    """A read-only stream that gives ``head`` first, then the rest of ``stream``."""
+
+    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
+        self._head = head
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:  # ijson probes the stream's type with read(0)
+            return b""
+        if self._head:
+            head, self._head = self._head, b""
+            return head
+        return self._stream.read(size)
+
+
 def iter_json_array(stream: IO[bytes], where: str) -> Iterator[Any]:
     """Elements of the JSON array in ``stream``; a top level that is not an array is an error."""
-    sink = ijson.sendable_list()
-    parser = ijson.items_coro(sink, "item", use_float=True)
-    started = False
-    try:
-        for chunk in iter(lambda: stream.read(READ_CHUNK), b""):
-            if not started:
-                head = chunk.removeprefix(_BOM).lstrip(_WHITESPACE)
-                if not head:
-                    continue
-                if not head.startswith(b"["):
-                    raise AngoExportFormatError(
-                        f"{where} is not a JSON array (it starts with {head[:20]!r}); Ango's JSON export "
-                        "is a list of assets. Was the export format set to something else?"
-                    )
-                started = True
-                chunk = head
-            parser.send(chunk)
-            yield from sink
-            del sink[:]
-        if not started:
+    head = stream.read(READ_CHUNK).removeprefix(_BOM).lstrip(_WHITESPACE)
+    while not head:
+        chunk = stream.read(READ_CHUNK)
+        if not chunk:
             raise AngoExportFormatError(f"{where} is empty; an empty Ango JSON export is '[]'")
-        parser.close()
+        head = chunk.lstrip(_WHITESPACE)
+    if not head.startswith(b"["):
+        raise AngoExportFormatError(
+            f"{where} is not a JSON array (it starts with {head[:20]!r}); Ango's JSON export "
+            "is a list of assets. Was the export format set to something else?"
+        )
+    # ijson's C backend pulls READ_CHUNK bytes at a time from the stream and hands out each
+    # array element as soon as it is complete (the file-based interface is about twice as
+    # fast as the push one).
+    items = ijson.items(_Prefixed(head, stream), "item", use_float=True, buf_size=READ_CHUNK)
+    try:
+        yield from items
     except ijson.JSONError as error:
         raise AngoExportFormatError(f"{where} is not valid JSON: {error}") from error
-    yield from sink
 
 
 def iter_ndjson(stream: IO[bytes], where: str) -> Iterator[Any]:

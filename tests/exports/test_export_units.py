@@ -287,9 +287,10 @@ def test_land_operator_declares_its_asset_as_an_outlet() -> None:
     )
     assert quiet.outlets == []
     with pytest.raises(ValueError, match="layout 'csv' is unknown"):
+        bad_layout: Any = "csv"
         AngoLandExportOperator(
-            task_id="bad", source="s3://b/e.zip", destination_uri="s3://l/x/", layout="csv"
-        )  # type: ignore[arg-type]
+            task_id="bad", source="s3://b/e.zip", destination_uri="s3://l/x/", layout=bad_layout
+        )
 
 
 def test_sealed_url_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
