@@ -39,7 +39,7 @@ def make_record(number: int) -> dict[str, Any]:
     box = {"x": 559.1259640102828 + number, "y": 370.33893919793013, "height": 243.03, "width": 462.72}
     polygon = [[593.67 + k, 1121.96 - k] for k in range(8)]
     meta = {"createdAt": "2024-05-01T11:20:32.792Z", "createdBy": "labeler@example.com", "createdIn": "Label"}
-    answer = {
+    answer: dict[str, list[dict[str, Any]]] = {
         "tools": [
             {"bounding-box": box, "objectId": f"o{number}a", "schemaId": "f85d16526793ef2", "title": "car"},
             {"polygon": polygon, "objectId": f"o{number}b", "schemaId": "a966c779938346", "title": "road"},
