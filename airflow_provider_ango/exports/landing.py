@@ -16,6 +16,11 @@ The protocol, for a destination ``.../dt=2024-05-01/``:
 
 Readers that honour ``_SUCCESS`` (or read the file list from ``_manifest.json``) therefore
 never see a mix of two landings. Re-running the same interval replaces the partition.
+
+Object stores cannot move many objects at once, so a crash *during* step 2 (seconds of
+server-side copies, after minutes of step 1) leaves the partition without ``_SUCCESS``
+until the retry lands it again. One landing per destination at a time: a second landing
+of the same partition started meanwhile removes the first one's temporary files.
 """
 
 from __future__ import annotations

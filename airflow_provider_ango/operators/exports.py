@@ -250,7 +250,7 @@ class AngoLandExportOperator(BaseOperator):
     :param source: the trigger task's XCom (``trigger.output``) or a staged zip URI (templated).
     :param destination_uri: destination prefix, e.g.
         ``s3://lake/ango/project={{ params.project_id }}/dt={{ ds }}/`` (templated).
-    :param compression: ``"gzip"`` for ``.ndjson.gz`` / ``.json.gz`` parts.
+    :param compression: ``"gzip"`` for ``.ndjson.gz`` / ``.json.gz`` parts (those layouts only).
     :param asset: the Asset to emit, or None for the default above.
     :param emit_asset: False to emit no Asset event.
     :param asset_partition_key: partition key for the event (templated), e.g. ``"{{ ds }}"``.
@@ -281,6 +281,8 @@ class AngoLandExportOperator(BaseOperator):
             raise ValueError(f"layout {layout!r} is unknown; use one of {', '.join(LAYOUTS)}")
         if compression not in (None, "gzip"):
             raise ValueError(f"compression {compression!r} is unknown; use None or 'gzip'")
+        if compression and layout not in ("ndjson", "json"):
+            raise ValueError(f"compression applies to the ndjson and json layouts, not {layout!r}")
         self.asset = (asset or default_asset(destination_uri)) if emit_asset else None
         if self.asset is not None:
             outlets = list(kwargs.pop("outlets", None) or [])

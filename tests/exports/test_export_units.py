@@ -286,10 +286,23 @@ def test_land_operator_declares_its_asset_as_an_outlet() -> None:
         task_id="quiet", source="s3://b/e.zip", destination_uri="s3://lake/x/", emit_asset=False
     )
     assert quiet.outlets == []
+    bad_layout: Any = "csv"
     with pytest.raises(ValueError, match="layout 'csv' is unknown"):
-        bad_layout: Any = "csv"
         AngoLandExportOperator(
             task_id="bad", source="s3://b/e.zip", destination_uri="s3://l/x/", layout=bad_layout
+        )
+
+
+def test_compression_only_for_part_layouts() -> None:
+    from airflow_provider_ango.operators.exports import AngoLandExportOperator
+
+    with pytest.raises(ValueError, match="compression applies to the ndjson and json layouts"):
+        AngoLandExportOperator(
+            task_id="c",
+            source="s3://b/e.zip",
+            destination_uri="s3://l/x/",
+            layout="split",
+            compression="gzip",
         )
 
 
