@@ -3,7 +3,7 @@
 Deduplication keeps the externalIds of the *manifest* (the files of one run), not those of
 the project: a project grows to millions of assets, a run's manifest stays the size of one
 interval. Each id costs 8 bytes here (a Python ``set`` of the strings costs about 100
-bytes per id); building needs a transient sort of the ids' integers.
+bytes per id); building adds one bucket's sort (1/256 of the ids) at a time.
 
 A fingerprint is the first 8 bytes of BLAKE2b of the UTF-8 id. Two different ids share one
 with probability about ``n * m / 2**64`` for ``n`` manifest ids against ``m`` project ids
@@ -24,12 +24,19 @@ def fingerprint(external_id: str) -> int:
     return int.from_bytes(digest, "big")
 
 
+#: Fingerprints are added into 256 arrays by their top byte, so that :meth:`FingerprintSet.freeze`
+#: sorts one small bucket at a time: building never needs much more than the 8 bytes per id.
+_BUCKETS = 256
+_SHIFT = 56
+
+
 class FingerprintSet:
     """Add ids, :meth:`freeze`, then test membership (``in``) in O(log n)."""
 
-    __slots__ = ("_frozen", "_values", "repeated")
+    __slots__ = ("_buckets", "_frozen", "_values", "repeated")
 
     def __init__(self, ids: Iterable[str] = ()) -> None:
+        self._buckets: list[array[int]] | None = [array("Q") for _ in range(_BUCKETS)]
         self._values = array("Q")
         self._frozen = False
         #: After :meth:`freeze`: the fingerprints that were added more than once.
@@ -41,15 +48,19 @@ class FingerprintSet:
         self.add_fingerprint(fingerprint(external_id))
 
     def add_fingerprint(self, value: int) -> None:
-        if self._frozen:
+        if self._buckets is None:
             raise RuntimeError("FingerprintSet is frozen; build a new one")
-        self._values.append(value)
+        self._buckets[value >> _SHIFT].append(value)
 
     def freeze(self) -> FingerprintSet:
-        """Sort and drop repeats (noted in :attr:`repeated`); then ``in`` and ``len`` work."""
-        if not self._frozen:
-            ordered = sorted(self._values)
-            unique = array("Q")
+        """Sort and drop repeats (noted in :attr:`repeated`); then ``in`` works."""
+        buckets = self._buckets
+        if buckets is None:
+            return self
+        unique = array("Q")
+        for index in range(_BUCKETS):
+            ordered = sorted(buckets[index])
+            buckets[index] = array("Q")  # release the bucket before the next one is sorted
             previous = None
             for value in ordered:
                 if value != previous:
@@ -57,9 +68,9 @@ class FingerprintSet:
                     previous = value
                 else:
                     self.repeated.add(value)
-            del ordered
-            self._values = unique
-            self._frozen = True
+        self._buckets = None
+        self._values = unique
+        self._frozen = True
         return self
 
     def contains_fingerprint(self, value: int) -> bool:
@@ -72,10 +83,15 @@ class FingerprintSet:
         return isinstance(external_id, str) and self.contains_fingerprint(fingerprint(external_id))
 
     def __len__(self) -> int:
+        """Distinct ids once frozen; every id added (repeats included) before."""
+        if self._buckets is not None:
+            return sum(len(bucket) for bucket in self._buckets)
         return len(self._values)
 
     @property
     def nbytes(self) -> int:
+        if self._buckets is not None:
+            return sum(bucket.itemsize * len(bucket) for bucket in self._buckets)
         return self._values.itemsize * len(self._values)
 
 
