@@ -192,6 +192,11 @@ class AssetImporter:
     def run(self, lines: ManifestLines) -> ImportCounts:
         ids, names = self.scan(lines)
         present = self.existing(ids)
+        if len(present) == len(ids):
+            # Nothing new (an empty manifest, or a re-run): no batch is read or created, no POST.
+            self.counts.skipped_existing = len(present)
+            self.log.info("Nothing to import: every valid externalId of the manifest is in the project")
+            return self.counts
         batch_map = self.batch_ids(names)
         query_batches = [batch_map[name] for name in self.settings.batches]
         repeated = ids.repeated

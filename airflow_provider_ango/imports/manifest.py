@@ -15,10 +15,13 @@ half a manifest; shards left over from an earlier, longer attempt are deleted.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
+
+from airflow_provider_ango.imports.builder import BuildRecord
+from airflow_provider_ango.imports.progress import LogLike, Progress
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_ROWS = 500_000
@@ -151,12 +154,55 @@ def delete_stale_shards(store: WritableStore, base: str, first_unused: int, limi
     return deleted
 
 
-def iter_lines(stream: IO[bytes]) -> Iterator[bytes]:
-    """The lines of a binary stream without their end-of-line bytes; blank lines are skipped."""
-    for raw in stream:
-        line = raw.rstrip(b"\r\n")
-        if line.strip():
-            yield line
+@dataclass(frozen=True)
+class WrittenManifest:
+    shard_keys: list[str]
+    errors_key: str | None
+    items: int
+    invalid: int
+
+
+def write_manifest(
+    records: Iterable[BuildRecord],
+    store: WritableStore,
+    base: str,
+    *,
+    max_bytes: int | None,
+    max_rows: int | None,
+    log: LogLike,
+) -> WrittenManifest:
+    """Items to the shards and invalid ones to the errors file, all published at the end.
+
+    On any failure nothing is published and the temp files are removed. Afterwards shards and an
+    errors file left by an earlier, different attempt are deleted.
+    """
+    shards = NdjsonSink(store, lambda index: shard_key(base, index), max_bytes=max_bytes, max_rows=max_rows)
+    errors = NdjsonSink(store, lambda _index: errors_key(base))
+    progress = Progress(log, "Manifest items", None, unit="items")
+    invalid = 0
+    try:
+        for record in records:
+            if record.ok:
+                shards.write(record.to_line())
+                progress.advance(1)
+                continue
+            errors.write(record.to_line())
+            invalid += 1
+            if invalid <= 10:
+                log.warning("Invalid item for %s: %s", record.payload["key"], record.payload["reason"])
+        shard_keys = shards.finish(at_least_one=True)
+        error_keys = errors.finish(at_least_one=False)
+    except BaseException:
+        shards.abort()
+        errors.abort()
+        raise
+    stale = delete_stale_shards(store, base, len(shard_keys))
+    if not error_keys and store.exists(errors_key(base)):
+        store.delete(errors_key(base))
+        stale += 1
+    if stale:
+        log.info("Removed %d file(s) left by an earlier attempt", stale)
+    return WrittenManifest(shard_keys, error_keys[0] if error_keys else None, shards.rows, invalid)
 
 
 __all__ = [
@@ -164,9 +210,10 @@ __all__ = [
     "DEFAULT_MAX_ROWS",
     "NdjsonSink",
     "WritableStore",
+    "WrittenManifest",
     "delete_stale_shards",
     "errors_key",
-    "iter_lines",
     "manifest_base",
     "shard_key",
+    "write_manifest",
 ]

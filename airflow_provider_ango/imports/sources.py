@@ -17,7 +17,6 @@ from pydantic import ValidationError
 
 from airflow_provider_ango.hooks.bucket import BucketHook, BucketUriError
 from airflow_provider_ango.imports.fingerprints import FingerprintSet
-from airflow_provider_ango.imports.manifest import iter_lines
 from airflow_provider_ango.models.imports import AngoImportItem
 
 
@@ -126,7 +125,6 @@ def manifest_fingerprints(files: BucketFiles, uris: Sequence[str]) -> Fingerprin
 
 __all__ = [
     "BucketFiles",
-    "iter_lines",
     "manifest_fingerprints",
     "manifest_uris",
     "object_hook",

@@ -25,14 +25,10 @@ from airflow_provider_ango.imports.labels import LabelImporter, iter_label_file
 from airflow_provider_ango.imports.manifest import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_ROWS,
-    NdjsonSink,
-    delete_stale_shards,
-    errors_key,
     manifest_base,
-    shard_key,
+    write_manifest,
 )
 from airflow_provider_ango.imports.presence import DEFAULT_PAGE_SIZE
-from airflow_provider_ango.imports.progress import Progress
 from airflow_provider_ango.imports.rules import (
     BatchRule,
     ContextRule,
@@ -66,6 +62,17 @@ class AngoBuildImportOperator(BaseOperator):
     (templates: ``["nightly", "{folder}"]``, or a callable); the import operator maps them to
     ids. ``contextData`` holds ``bucket``, ``key``, ``size``, ``etag``, ``lastModified`` (unless
     ``source_context=False``) plus ``context_data``.
+
+    **Files.** ``include`` / ``exclude`` are globs on the key relative to ``source_uri`` (``*``
+    stays in one folder, ``**`` crosses folders: ``"**/*.jpg"``). ``asset_types`` picks types by
+    extension (image, video, audio, pdf, text, markdown, dicom, point_cloud; ``other`` for the
+    rest); by default every known type and no ``other``, so sidecars and stray files are left
+    out. ``image_dimensions`` adds ``width``/``height`` from a ranged read of the header (64 KiB,
+    more for JPEGs with big EXIF blocks); ``video_sidecar`` is the template of a JSON sidecar
+    key (``"{relative_key}.json"``) holding ``frameRate``, ``frameCount``, ``width``, ``height``;
+    ``multi_page`` makes each folder's files the pages of one asset (natural order), taken when
+    the folder's newest page falls in the window; ``storage_id`` is the storage integration
+    of a private bucket; ``attachments`` a callable giving ``{"type", "value"}`` dicts.
 
     **Manifest.** NDJSON shards ``<base>-00000.ndjson`` ... next to ``manifest_uri``
     (``<base>.ndjson``), each at most ``max_manifest_bytes`` / ``max_manifest_rows``; invalid items
@@ -193,42 +200,18 @@ class AngoBuildImportOperator(BaseOperator):
             modified_after=None if self.multi_page else window.start,
             modified_before=None if self.multi_page else window.end,
         )
-        shards = NdjsonSink(
+        written = write_manifest(
+            builder.build(objects),
             target,
-            lambda index: shard_key(base, index),
+            base,
             max_bytes=self.max_manifest_bytes,
             max_rows=self.max_manifest_rows,
+            log=self.log,
         )
-        errors = NdjsonSink(target, lambda _index: errors_key(base))
-        progress = Progress(self.log, "Manifest items", None, unit="items")
-        invalid = 0
-        try:
-            for record in builder.build(objects):
-                if record.ok:
-                    shards.write(record.to_line())
-                    progress.advance(1)
-                else:
-                    errors.write(record.to_line())
-                    invalid += 1
-                    if invalid <= 10:
-                        self.log.warning(
-                            "Invalid item for %s: %s", record.payload["key"], record.payload["reason"]
-                        )
-            shard_keys = shards.finish(at_least_one=True)
-            error_keys = errors.finish(at_least_one=False)
-        except BaseException:
-            shards.abort()
-            errors.abort()
-            raise
-        stale = delete_stale_shards(target, base, len(shard_keys))
-        if not error_keys and target.exists(errors_key(base)):
-            target.delete(errors_key(base))
-            stale += 1
-        if stale:
-            self.log.info("Removed %d file(s) left by an earlier attempt", stale)
+        shard_keys, invalid = written.shard_keys, written.invalid
         stats = builder.stats
         counts: dict[str, int] = {
-            "items": shards.rows,
+            "items": written.items,
             "invalid": invalid,
             "listed": stats.listed,
             "skipped_type": stats.skipped_type,
@@ -239,13 +222,13 @@ class AngoBuildImportOperator(BaseOperator):
             counts["image_size_unknown"] = stats.image_size_unknown
         result = {
             "manifests": [target.uri_for(key) for key in shard_keys],
-            "errors": target.uri_for(error_keys[0]) if error_keys else None,
+            "errors": target.uri_for(written.errors_key) if written.errors_key else None,
             "counts": counts,
             "window": window.to_xcom(),
         }
         self.log.info(
             "Manifest: %d item(s) in %d shard(s), %d invalid%s; counts %s",
-            shards.rows,
+            written.items,
             len(shard_keys),
             invalid,
             f" (reasons in {result['errors']})" if invalid else "",

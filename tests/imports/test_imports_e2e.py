@@ -108,8 +108,13 @@ def test_same_interval_twice_imports_nothing_the_second_time(
     assert first["skipped_existing"] == 0
     rebuilt = build(store, "run", start, end, batches=["nightly", "{folder}"])
     assert rebuilt["manifests"] == built["manifests"]
+    since = last_seq(ango)
     second = import_assets(store, project["_id"], rebuilt)
     assert second["submitted"] == 0
+    # Nothing new: one listing of the project, no batch read or creation, no POST.
+    assert [entry["method"] + " " + entry["path"] for entry in ango.control.requests(since=since)] == [
+        f"GET /v2/project/{project['_id']}/assets"
+    ]
     assert second["skipped_existing"] == len(HOSTILE_KEYS)
     counts = assert_each_once(ango, project["_id"], len(HOSTILE_KEYS))
     assert counts["batches"]["nightly"] == len(HOSTILE_KEYS)
