@@ -50,8 +50,11 @@ lint: $(SYNC_STAMP)
 demo: setup
 	$(VENV_PY) scripts/demo.py
 
+# Each benchmark prints its figures as ratios against a baseline measured in the same run.
 bench: setup
-	@echo "No benchmarks yet: they arrive with the import and export operators (benchmarks/)."
+	@for script in benchmarks/bench_*.py; do \
+		echo "== $$script"; $(VENV_PY) $$script || exit 1; echo; \
+	done
 
 clean:
 	rm -rf $(VENV) $(AZURITE_DIR)/node_modules

@@ -24,7 +24,38 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [
-            {"integration-name": "Ango Hub", "python-modules": ["airflow_provider_ango.hooks.ango"]},
+            {
+                "integration-name": "Ango Hub",
+                "python-modules": ["airflow_provider_ango.hooks.ango", "airflow_provider_ango.hooks.bucket"],
+            },
+        ],
+        "operators": [
+            {
+                "integration-name": "Ango Hub",
+                "python-modules": [
+                    "airflow_provider_ango.operators.imports",
+                    "airflow_provider_ango.operators.exports",
+                ],
+            },
+        ],
+        "sensors": [
+            {
+                "integration-name": "Ango Hub",
+                "python-modules": [
+                    "airflow_provider_ango.sensors.imports",
+                    "airflow_provider_ango.sensors.stage",
+                ],
+            },
+        ],
+        "triggers": [
+            {
+                "integration-name": "Ango Hub",
+                "python-modules": [
+                    "airflow_provider_ango.triggers.imports",
+                    "airflow_provider_ango.triggers.exports",
+                    "airflow_provider_ango.triggers.stage",
+                ],
+            },
         ],
         "connection-types": [
             {

@@ -63,3 +63,18 @@ def test_isolated_home_has_a_migrated_database(airflow_db, airflow_home) -> None
     with sqlite3.connect(airflow_db) as db:
         tables = {row[0] for row in db.execute("select name from sqlite_master where type='table'")}
     assert {"dag_run", "task_instance", "connection", "alembic_version"} <= tables
+
+
+def test_every_declared_module_imports() -> None:
+    import importlib
+
+    info = airflow_provider_ango.get_provider_info()
+    declared = [
+        module
+        for section in ("hooks", "operators", "sensors", "triggers")
+        for entry in info[section]
+        for module in entry["python-modules"]
+    ]
+    assert len(declared) >= 9
+    for module in declared:
+        importlib.import_module(module)
