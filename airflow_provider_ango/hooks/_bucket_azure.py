@@ -40,6 +40,10 @@ class AzureStore(Store):
     """One Azure Blob container."""
 
     max_parts = 50_000  # committed blocks per blob
+    # azure-storage-blob gathers a ranged download as many small pieces joined at the end, peaking
+    # at about nine times the range in Python memory (measured: 75 MB for 8 MiB); 4 MiB is also
+    # the SDK's own chunk size for downloads.
+    max_read_request = 4 * 1024 * 1024
 
     @cached_property
     def airflow_hook(self) -> WasbHook:
@@ -175,8 +179,10 @@ class AzureStore(Store):
                 ).readall()
             if not data:
                 raise BucketError(f"{self.describe(full_key)} ended early at byte {position} of {stop}")
+            size = len(data)
             yield data
-            position += len(data)
+            del data  # do not hold this chunk while the next one downloads
+            position += size
 
     def start_upload(self, full_key: str, content_type: str) -> Upload:
         return _AzureUpload(self, full_key, content_type)
@@ -192,9 +198,33 @@ class AzureStore(Store):
                     raise
                 # already gone: deleting is idempotent
 
+    delete_batch_size = 256  # the most a blob batch request takes
+
     def delete_many(self, full_keys: Sequence[str]) -> None:
-        for key in full_keys:
-            self.delete(key)
+        """One blob batch request for up to 256 deletes; one by one where batches are refused."""
+        from azure.core.exceptions import HttpResponseError
+
+        if not full_keys:
+            return
+        try:
+            answers = list(
+                self.container.delete_blobs(
+                    *full_keys, delete_snapshots="include", raise_on_any_failure=False
+                )
+            )
+        except HttpResponseError:  # e.g. an endpoint without blob batch support
+            answers = []
+        if len(answers) != len(full_keys):
+            for key in full_keys:
+                self.delete(key)
+            return
+        failed = [
+            key
+            for key, answer in zip(full_keys, answers, strict=True)
+            if answer.status_code not in {200, 202, 404}
+        ]
+        for key in failed:
+            self.delete(key)  # again alone, to raise an error that names it and the cause
 
     def copy(self, source_key: str, dest_key: str) -> None:
         source = self.blob(source_key)

@@ -162,6 +162,8 @@ class Store(ABC):
     delete_batch_size: int = 1000
     #: The store's limit on parts of one upload (``None``: no limit).
     max_parts: int | None = None
+    #: The largest ranged request a read sends (the SDK may hold several copies of one in memory).
+    max_read_request: int = DEFAULT_READ_CHUNK
 
     @abstractmethod
     def copy(self, source_key: str, dest_key: str) -> None:

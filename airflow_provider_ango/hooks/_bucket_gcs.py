@@ -137,8 +137,10 @@ class GCSStore(Store):
                 )
             if not data:
                 raise BucketError(f"{self.describe(blob.name)} ended early at byte {position} of {stop}")
+            size = len(data)
             yield data
-            position += len(data)
+            del data  # do not hold this chunk while the next one downloads
+            position += size
 
     def start_upload(self, full_key: str, content_type: str) -> Upload:
         return _GCSUpload(self, full_key, content_type)
@@ -152,11 +154,21 @@ class GCSStore(Store):
             except NotFound:
                 return  # already gone: deleting is idempotent
 
-    delete_batch_size = 100
+    delete_batch_size = 100  # the JSON API takes at most 100 calls in one batch request
 
     def delete_many(self, full_keys: Sequence[str]) -> None:
-        for key in full_keys:
-            self.delete(key)
+        """One batch request for up to 100 deletes; on any failure, one by one (naming the key)."""
+        from google.api_core.exceptions import GoogleAPICallError
+
+        if not full_keys:
+            return
+        try:
+            with self.client.batch():
+                for key in full_keys:
+                    self.handle.delete_blob(key)
+        except GoogleAPICallError:  # a 404 among them, or a batch the endpoint refused
+            for key in full_keys:
+                self.delete(key)
 
     def copy(self, source_key: str, dest_key: str) -> None:
         source = self.handle.blob(source_key)

@@ -35,6 +35,7 @@ class ChunkReader(io.RawIOBase):
         if self.closed:
             raise ValueError("read from a closed bucket object stream")
         while not self._pending:
+            self._pending = memoryview(b"")  # an empty slice would keep the spent chunk alive
             chunk = next(self._chunks, None)
             if chunk is None:
                 return 0

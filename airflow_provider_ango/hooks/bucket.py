@@ -227,7 +227,8 @@ class BucketHook(BaseHook):
             raise BucketArgumentError(f"end ({end}) is before start ({first}); the range is [start, end)")
         if chunk_size < 1:
             raise BucketArgumentError(f"chunk_size must be at least 1, got {chunk_size}")
-        chunks = self._store.open_range(self.full_key(key), first, end, chunk_size)
+        store = self._store
+        chunks = store.open_range(self.full_key(key), first, end, min(chunk_size, store.max_read_request))
         return io.BufferedReader(ChunkReader(chunks), buffer_size=min(chunk_size, 1024 * 1024))
 
     def read_bytes(self, key: str, start: int | None = None, end: int | None = None) -> bytes:
