@@ -41,7 +41,7 @@ with DAG(
     description="Tasks changed in the interval become a partition of the lake, with a manifest",
     doc_md=__doc__,
     # Data intervals back to back: every change is exported by exactly one run.
-    schedule=CronDataIntervalTimetable("0 1 * * *", timezone="UTC"),
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=datetime(2025, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     max_active_runs=1,

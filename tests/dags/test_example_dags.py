@@ -16,11 +16,21 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 import orjson
 import pytest
 
-from tests.dags.conftest import CATEGORY_SCHEMA, DAG_FILES, EXAMPLES, WORKFLOW, png, prediction, xcom
+from tests.dags.conftest import (
+    CATEGORY_SCHEMA,
+    DAG_FILES,
+    EXAMPLES,
+    WORKFLOW,
+    deferred_tasks,
+    png,
+    prediction,
+    xcom,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_ango.emulator import AngoEmulator
@@ -102,3 +112,319 @@ def test_parsing_the_example_dags_imports_no_cloud_sdk() -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {path: [] for path in paths}
+
+
+# -- job 2: scheduled export to the lake -------------------------------------------------------
+def test_scheduled_export_lands_the_interval_partition_and_the_reader_dag_sees_it(
+    ango: AngoEmulator,
+    ango_connection: str,
+    new_bucket: NewBucket,
+    install_dag: InstallDag,
+    fernet_key: str,
+) -> None:
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    bucket = new_bucket("s3")
+    names = [f"cam-1/img-{n}.png" for n in range(6)]
+    project = ango.control.seed_project(
+        name="lake",
+        category_schema=CATEGORY_SCHEMA,
+        workflow=WORKFLOW,
+        assets=[{"data": f"https://cdn.example.com/{name}", "externalId": name} for name in names],
+    )
+    project_id = project["_id"]
+    day = datetime(2025, 5, 1, tzinfo=timezone.utc)
+    control = ango.control
+    control.act(project_id, action="submit", at=(day + timedelta(hours=9)).isoformat())
+    # Accepted in the interval: exported. Accepted on the next interval's first instant: not yet.
+    control.act(
+        project_id,
+        action="review",
+        reviewStatus="Accepted",
+        externalIds=names[:3],
+        at=(day + timedelta(hours=12)).isoformat(),
+    )
+    control.act(
+        project_id,
+        action="review",
+        reviewStatus="Accepted",
+        externalIds=[names[3]],
+        at=(day + timedelta(days=1) - timedelta(milliseconds=1)).isoformat(),
+    )
+    control.act(
+        project_id,
+        action="review",
+        reviewStatus="Accepted",
+        externalIds=[names[4]],
+        at=(day + timedelta(days=1)).isoformat(),
+    )
+    assert control.counts(project_id)["stages"]["Complete"] == 5
+
+    module = install_dag("scheduled_export_to_lake.py")
+    conf = {
+        "project_id": project_id,
+        "staging_uri": f"{bucket.uri}/staging",
+        "lake_uri": f"{bucket.uri}/lake/ango",
+    }
+    # A manual run's data interval is the last whole interval before its logical date.
+    run = module.export_dag.test(logical_date=day + timedelta(days=1, hours=1), run_conf=conf)
+    assert str(run.state) == "success"
+
+    partition = f"{bucket.uri}/lake/ango/project={project_id}/dt=2025-05-01/"
+    hook = bucket_hook(partition, bucket.conn_id)
+    files = landed(hook)
+    assert set(files) == {"part-00000.ndjson", "_manifest.json", "_SUCCESS"}
+    records = [orjson.loads(line) for line in hook.read_bytes("part-00000.ndjson").splitlines()]
+    assert sorted(record["externalId"] for record in records) == names[:4]
+    manifest = read_json(hook, "_manifest.json")
+    assert manifest["records"] == 4
+    assert manifest["run_id"] == run.run_id
+    assert [entry["bytes"] for entry in manifest["files"]] == [files["part-00000.ndjson"]]
+    assert xcom(run, "land_export")["records"] == 4
+
+    with create_session() as session:
+        events = [
+            (event.asset.name, event.extra)
+            for event in session.scalars(select(AssetEvent)).all()
+            if event.source_run_id == run.run_id
+        ]
+    assert len(events) == 1
+    assert events[0][0] == "ango_lake_exports"
+    assert events[0][1]["destination_uri"] == partition
+
+    # The Asset-scheduled reader DAG finds the newest partition complete.
+    reader = module.report_dag.test()
+    assert str(reader.state) == "success"
+    assert xcom(reader, "describe_latest_partition") == {
+        "destination_uri": partition,
+        "records": 4,
+        "files": 1,
+        "bytes": files["part-00000.ndjson"],
+        "complete": True,
+    }
+
+
+# -- job 1: nightly import of new bucket files ---------------------------------------------------
+@pytest.mark.parametrize("kind", ["s3", "gcs", "azure"])
+def test_nightly_import_turns_the_days_files_into_assets_once(
+    kind: str,
+    ango: AngoEmulator,
+    ango_connection: str,
+    new_bucket: NewBucket,
+    install_dag: InstallDag,
+) -> None:
+    bucket = new_bucket(kind)
+    source = bucket_hook(f"{bucket.uri}/incoming/", bucket.conn_id)
+    sizes = {"cam-1/a.png": (16, 9), "cam-1/b.png": (8, 8), "cam-2/c d.png": (5, 7)}
+    for key, (width, height) in sizes.items():
+        source.write_bytes(key, png(width, height))
+    source.write_bytes("cam-2/notes.txt", b"not an image")  # not an image or video: skipped
+    source.write_bytes("cam-2/_done", b"")  # a marker: excluded
+    newest = max(obj.last_modified for obj in source.iter_objects())
+    day_start = datetime(newest.year, newest.month, newest.day, tzinfo=timezone.utc)
+    day = day_start.date().isoformat()
+    project = ango.control.seed_project(name="nightly", category_schema=CATEGORY_SCHEMA, workflow=WORKFLOW)
+    project_id = project["_id"]
+
+    module = install_dag("nightly_bucket_import.py")
+    conf = {
+        "project_id": project_id,
+        "source_uri": source.uri,
+        "staging_uri": f"{bucket.uri}/staging",
+        "settle_minutes": 0,
+        "lookback_minutes": 60,  # also covers files written just before midnight
+    }
+    # A manual run's data interval is the last whole day before its logical date.
+    run = module.dag.test(logical_date=day_start + timedelta(days=1), run_conf=conf)
+    assert str(run.state) == "success"
+
+    counts = ango.control.counts(project_id)
+    assert counts["assets"] == 3
+    assert counts["duplicateExternalIds"] == {}
+    assert counts["batches"] == {f"nightly-{day}": 3, "cam-1": 2, "cam-2": 1}
+    assert counts["stages"]["Label"] == 3
+
+    manifest = xcom(run, "build_manifest")
+    assert manifest["counts"]["items"] == 3
+    [manifest_uri] = manifest["manifests"]
+    assert manifest_uri.startswith(f"{bucket.uri}/staging/ango_nightly_bucket_import/{day}/")
+    staging = bucket_hook(f"{bucket.uri}/staging/", bucket.conn_id)
+    items = [
+        orjson.loads(line) for line in staging.read_bytes(manifest_uri.split("/staging/", 1)[1]).splitlines()
+    ]
+    by_id = {item["externalId"]: item for item in items}
+    assert set(by_id) == set(sizes)
+    for key, (width, height) in sizes.items():
+        assert (by_id[key]["width"], by_id[key]["height"]) == (width, height)
+        assert by_id[key]["contextData"]["key"] == f"incoming/{key}"
+        assert by_id[key]["contextData"]["dag_run"] == run.run_id
+    assert xcom(run, "report") | {"window": None} == {
+        "window": None,
+        "listed": 4,
+        "items": 3,
+        "invalid": 0,
+        "submitted": 3,
+        "skipped_existing": 0,
+        "tasks_found": 3,
+        "project_tasks": 3,
+    }
+
+    # The same interval again (a cleared or repeated run): nothing is imported twice.
+    again = module.dag.test(logical_date=day_start + timedelta(days=1), run_conf=conf)
+    assert str(again.state) == "success"
+    assert xcom(again, "import_assets")["skipped_existing"] == 3
+    assert xcom(again, "import_assets")["submitted"] == 0
+    counts = ango.control.counts(project_id)
+    assert counts["assets"] == 3
+    assert counts["duplicateExternalIds"] == {}
+
+
+# -- job 3: pre-label, wait for the labelers, export ---------------------------------------------
+CAM_1 = ["cam-1/a.png", "cam-1/b.png"]
+CAM_2 = ["cam-2/c.png", "cam-2/d.png", "cam-2/e.png"]
+
+
+def is_total_count(entry: dict[str, Any]) -> bool:
+    """A logged task listing that counts the whole batch (no stage in its filter)."""
+    query = parse_qs(entry["query"])
+    return "stage" not in json.loads(query.get("filter", ["{}"])[0])
+
+
+def seed_prelabel_project(ango: AngoEmulator, bucket: TestBucket) -> tuple[str, dict[str, Any]]:
+    """A project with batches cam-1 and cam-2, and the model's predictions for cam-2 in the bucket."""
+    assets = [
+        {"data": f"https://cdn.example.com/{name}", "externalId": name, "batches": [name.split("/")[0]]}
+        for name in CAM_1 + CAM_2
+    ]
+    project = ango.control.seed_project(
+        name="prelabel",
+        category_schema=CATEGORY_SCHEMA,
+        workflow=WORKFLOW,
+        batches=["cam-1", "cam-2"],
+        assets=assets,
+    )
+    predictions = b"\n".join(orjson.dumps(prediction(name, kind="truck")) for name in CAM_2) + b"\n"
+    bucket_hook(bucket.uri, bucket.conn_id).write_bytes("predictions/cam-2.ndjson", predictions)
+    conf = {
+        "project_id": project["_id"],
+        "batch": "cam-2",
+        "predictions_uri": f"{bucket.uri}/predictions/",
+        "staging_uri": f"{bucket.uri}/staging",
+        "lake_uri": f"{bucket.uri}/lake/prelabeled",
+    }
+    return project["_id"], conf
+
+
+def label_and_accept(control: Any, project_id: str, batch: str) -> None:
+    """The simulated labelers submit (keeping the pre-label) and the reviewers accept."""
+    assert control.act(project_id, action="submit", batch=batch)["count"] > 0
+    assert control.act(project_id, action="review", reviewStatus="Accepted", batch=batch)["count"] > 0
+
+
+def check_landed_batch(bucket: TestBucket, project_id: str, run: Any) -> None:
+    partition = f"{bucket.uri}/lake/prelabeled/project={project_id}/batch=cam-2/"
+    hook = bucket_hook(partition, bucket.conn_id)
+    files = landed(hook)
+    assert {"_manifest.json", "_SUCCESS"} <= set(files)
+    records = [read_json(hook, key) for key in files if key.endswith(".json") and not key.startswith("_")]
+    assert sorted(record["externalId"] for record in records) == CAM_2  # one file per asset
+    manifest = read_json(hook, "_manifest.json")
+    assert manifest["records"] == 3
+    assert manifest["files_count"] == 3
+    assert manifest["run_id"] == run.run_id
+    for record in records:  # the model's pre-label went through review into the lake
+        [tool] = record["task"]["tools"]
+        assert tool["schemaId"] == "vehicle"
+        assert tool["classifications"][0]["answer"] == "truck"
+    report = xcom(run, "report")
+    assert report["prelabels"] == 3
+    assert report["records"] == 3
+    assert report["destination_uri"] == partition
+
+
+def test_prelabel_then_export_a_batch_labeled_before_the_run(
+    ango: AngoEmulator,
+    ango_connection: str,
+    new_bucket: NewBucket,
+    install_dag: InstallDag,
+    fernet_key: str,
+) -> None:
+    bucket = new_bucket("s3")
+    project_id, conf = seed_prelabel_project(ango, bucket)
+    label_and_accept(ango.control, project_id, "cam-2")
+
+    module = install_dag("prelabel_then_export.py")
+    run = module.dag.test(run_conf=conf)
+    assert str(run.state) == "success"
+
+    counts = ango.control.counts(project_id)
+    assert counts["preLabeled"] == 3
+    assert counts["stages"]["Complete"] == 3
+    assert counts["stages"]["Label"] == 2  # cam-1 is untouched
+    assert xcom(run, "wait_for_stage")["waiting"] == 0
+    check_landed_batch(bucket, project_id, run)
+
+
+def test_prelabel_then_export_waits_deferred_while_the_batch_is_labeled(
+    ango: AngoEmulator,
+    ango_connection: str,
+    new_bucket: NewBucket,
+    install_dag: InstallDag,
+    fernet_key: str,
+) -> None:
+    from airflow_provider_ango.emulator.control import EmulatorControl
+
+    bucket = new_bucket("s3")
+    project_id, conf = seed_prelabel_project(ango, bucket)
+    module = install_dag("prelabel_then_export.py")
+    module.dag.get_task("wait_for_stage").poke_interval = 0.5  # the triggerer re-counts often here
+    start = max((entry["seq"] for entry in ango.control.requests()), default=0)
+    acted_after: list[int] = []
+    errors: list[BaseException] = []
+
+    def labelers() -> None:
+        """Once the sensor's first check is answered (tasks still in Label), label the batch."""
+        try:
+            with EmulatorControl(ango.url) as control:
+                deadline = time.monotonic() + 120
+                while True:
+                    checks = [
+                        entry
+                        for entry in control.requests(path_pattern=r"/tasks$", since=start)
+                        if entry["method"] == "GET" and entry.get("status") == 200
+                    ]
+                    # A check counts the tasks per stage, then all of them (no stage filter) last.
+                    if any(is_total_count(entry) for entry in checks):
+                        break
+                    assert time.monotonic() < deadline, "the sensor never checked the batch"
+                    time.sleep(0.05)  # polling the request log, bounded by the deadline
+                acted_after.append(max(entry["seq"] for entry in checks))
+                label_and_accept(control, project_id, "cam-2")
+        except BaseException as error:  # reported by the test thread
+            errors.append(error)
+
+    thread = threading.Thread(target=labelers, name="simulated-labelers", daemon=True)
+    thread.start()
+    run = module.dag.test(run_conf=conf)
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert errors == []
+    assert str(run.state) == "success"
+
+    # The first check found the batch not done; a later one (in the trigger) found it done.
+    later_checks = [
+        entry
+        for entry in ango.control.requests(path_pattern=r"/tasks$", since=acted_after[0])
+        if entry["method"] == "GET"
+    ]
+    assert later_checks, "no check after the labelers acted"
+    assert deferred_tasks(run) == {"trigger_export", "wait_for_stage"}
+    waited = xcom(run, "wait_for_stage")
+    assert waited["done"] is True
+    assert waited["total"] == 3
+    counts = ango.control.counts(project_id)
+    assert counts["preLabeled"] == 3
+    assert counts["stages"]["Complete"] == 3
+    check_landed_batch(bucket, project_id, run)
