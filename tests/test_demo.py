@@ -1,0 +1,61 @@
+"""`make demo`'s payload, ``scripts/demo.py``, run as a user runs it: a fresh process and environment."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = [pytest.mark.emulator, pytest.mark.timeout(300)]
+
+
+def count_after(label: str, output: str) -> int:
+    found = re.search(rf"^\s*{re.escape(label)}: (\d+)", output, re.MULTILINE)
+    assert found is not None, f"no '{label}:' line in the demo's report:\n{output}"
+    return int(found.group(1))
+
+
+def test_demo_runs_the_three_jobs_and_reports_them(tmp_path: Path) -> None:
+    # Nothing of this test session's Airflow set-up leaks in; temporary files go to tmp_path.
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("AIRFLOW", "ANGO_"))}
+    env["TMPDIR"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "demo.py")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    output = result.stdout
+    assert result.returncode == 0, f"demo failed:\n{output}\n{result.stderr[-3000:]}"
+
+    for job in ("ango_nightly_bucket_import", "ango_scheduled_export_to_lake", "ango_prelabel_then_export"):
+        assert re.search(rf"\] {job}\s+success in [\d.]+ s", output), output
+    assert "wait_for_stage deferred" in output
+    assets = count_after("Assets imported", output)
+    assert assets > 0
+    assert count_after("Pre-labels applied", output) > 0
+    assert re.search(r"^\s*Tasks per stage: Label \d+, Review \d+, Complete \d+", output, re.MULTILINE)
+    files = count_after("Files landed", output)
+    landed = re.findall(r"^\s+(s3://ango-lake/\S+)\s+[\d.]+ (?:B|KiB|MiB)$", output, re.MULTILINE)
+    assert len(landed) == files > 0
+    for partition in ("ango/project=", "prelabeled/project="):
+        mine = [uri for uri in landed if uri.startswith(f"s3://ango-lake/{partition}")]
+        assert any(uri.endswith("/_manifest.json") for uri in mine), output
+        assert any(uri.endswith("/_SUCCESS") for uri in mine), output
+    assert "Time taken:" in output
+
+    # Quiet and tidy: Airflow's logs stay out of the report, no secret shows, nothing is left behind.
+    assert len(output.splitlines()) < 60
+    lowered = output.lower()
+    for secret_marker in ("apikey", "password", "signature", "x-amz-", "fernet"):
+        assert secret_marker not in lowered
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
