@@ -153,6 +153,20 @@ class AzureStore(Store):
         with self._calls("check", full_key):
             return bool(self.blob(full_key).exists())
 
+    def stat(self, full_key: str) -> BucketObject | None:
+        try:
+            with self._calls("check", full_key):
+                properties = self.blob(full_key).get_blob_properties()
+        except BucketObjectNotFoundError:
+            return None
+        return BucketObject(
+            key=full_key,
+            size=int(properties.size or 0),
+            etag=str(properties.etag).strip('"') if properties.etag else None,
+            last_modified=utc(properties.last_modified),
+            content_type=properties.content_settings.content_type if properties.content_settings else None,
+        )
+
     def open_range(self, full_key: str, start: int, end: int | None, chunk_size: int) -> Iterator[bytes]:
         client = self.blob(full_key)
         with self._calls("read", full_key):

@@ -151,6 +151,10 @@ class Store(ABC):
         """Whether an object exists at the key."""
 
     @abstractmethod
+    def stat(self, full_key: str) -> BucketObject | None:
+        """The object's size, version, time and content type (one metadata request), or ``None``."""
+
+    @abstractmethod
     def delete(self, full_key: str) -> None:
         """Delete the object; a missing object is not an error."""
 

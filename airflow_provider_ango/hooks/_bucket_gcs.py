@@ -113,6 +113,19 @@ class GCSStore(Store):
         with self._calls("check", full_key):
             return bool(self.handle.blob(full_key).exists())
 
+    def stat(self, full_key: str) -> BucketObject | None:
+        with self._calls("check", full_key):
+            blob = self.handle.get_blob(full_key)
+        if blob is None:
+            return None
+        return BucketObject(
+            key=blob.name,
+            size=int(blob.size or 0),
+            etag=str(blob.generation) if blob.generation is not None else blob.etag,
+            last_modified=utc(blob.updated),
+            content_type=blob.content_type,
+        )
+
     def open_range(self, full_key: str, start: int, end: int | None, chunk_size: int) -> Iterator[bytes]:
         found = self.handle.blob(full_key)
         with self._calls("read", full_key):

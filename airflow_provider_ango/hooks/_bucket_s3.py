@@ -156,6 +156,20 @@ class S3Store(Store):
             return False
         return True
 
+    def stat(self, full_key: str) -> BucketObject | None:
+        try:
+            with self._calls("check", full_key):
+                head = self.client.head_object(Bucket=self.bucket, Key=full_key)
+        except BucketObjectNotFoundError:
+            return None
+        return BucketObject(
+            key=full_key,
+            size=int(head["ContentLength"]),
+            etag=str(head.get("ETag", "")).strip('"') or None,
+            last_modified=utc(head["LastModified"]),
+            content_type=head.get("ContentType"),
+        )
+
     def open_range(self, full_key: str, start: int, end: int | None, chunk_size: int) -> Iterator[bytes]:
         from botocore.exceptions import ClientError
 

@@ -276,6 +276,14 @@ class BucketHook(BaseHook):
         """Whether an object exists at the key."""
         return self._store.exists(self.full_key(key))
 
+    def stat(self, key: str) -> BucketObject | None:
+        """One object's size, version, ``last_modified`` and content type (S3 included), or ``None``.
+
+        One metadata request; the key in the answer is relative to the root, as in listings.
+        """
+        found = self._store.stat(self.full_key(key))
+        return None if found is None else replace(found, key=key)
+
     def delete(self, key: str) -> None:
         """Delete the object; deleting a missing object is not an error."""
         self._store.delete(self.full_key(key))
