@@ -413,7 +413,9 @@ def demo(stack: ExitStack, console: Console, log_path: Path, started: float) -> 
         "cam-2/predictions.ndjson", predictions(cam_2)
     )
     prelabel_dag = dags["prelabel_then_export.py"].dag
-    prelabel_dag.get_task("wait_for_stage").poke_interval = 1.0  # the example counts every 5 minutes
+    sensor = prelabel_dag.get_task("wait_for_stage")
+    sensor.poke_interval = 1.0  # the example counts every 5 minutes
+    sensor.timeout = WAIT_SECONDS  # and waits up to a week
     since = max((entry["seq"] for entry in control.requests()), default=0)
     team: list[str] = []
     thread = threading.Thread(

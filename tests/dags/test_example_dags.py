@@ -287,9 +287,9 @@ CAM_2 = ["cam-2/c.png", "cam-2/d.png", "cam-2/e.png"]
 
 
 def is_total_count(entry: dict[str, Any]) -> bool:
-    """A logged task listing that counts the whole batch (no stage in its filter)."""
-    query = parse_qs(entry["query"])
-    return "stage" not in json.loads(query.get("filter", ["{}"])[0])
+    """A logged count of the batch's tasks over all stages (no stage in its filter)."""
+    filters = json.loads(parse_qs(entry["query"]).get("filter", ["{}"])[0])
+    return "batches" in filters and "stage" not in filters
 
 
 def seed_prelabel_project(ango: AngoEmulator, bucket: TestBucket) -> tuple[str, dict[str, Any]]:
@@ -379,7 +379,9 @@ def test_prelabel_then_export_waits_deferred_while_the_batch_is_labeled(
     bucket = new_bucket("s3")
     project_id, conf = seed_prelabel_project(ango, bucket)
     module = install_dag("prelabel_then_export.py")
-    module.dag.get_task("wait_for_stage").poke_interval = 0.5  # the triggerer re-counts often here
+    sensor = module.dag.get_task("wait_for_stage")
+    sensor.poke_interval = 0.5  # the triggerer re-counts often here
+    sensor.timeout = 120  # and gives up in minutes, not days, if the labelers never come
     start = max((entry["seq"] for entry in ango.control.requests()), default=0)
     acted_after: list[int] = []
     errors: list[BaseException] = []
