@@ -257,7 +257,7 @@ class AngoLandExportOperator(BaseOperator):
     :param scratch_dir: local folder for the spooled zip (it needs the zip's size on disk).
     """
 
-    template_fields: Sequence[str] = ("source", "destination_uri", "asset_partition_key")
+    template_fields: Sequence[str] = ("source", "destination_uri", "layout", "asset_partition_key")
     ui_color = "#e2f0d9"
 
     def __init__(
@@ -265,7 +265,7 @@ class AngoLandExportOperator(BaseOperator):
         *,
         source: Any,
         destination_uri: str,
-        layout: Literal["raw", "ndjson", "json", "split"] = "ndjson",
+        layout: str = "ndjson",
         max_rows_per_part: int = 100_000,
         max_bytes_per_part: int = 128 * 1024 * 1024,
         compression: Compression = None,
@@ -277,12 +277,8 @@ class AngoLandExportOperator(BaseOperator):
         scratch_dir: str | None = None,
         **kwargs: Any,
     ) -> None:
-        if layout not in LAYOUTS:
-            raise ValueError(f"layout {layout!r} is unknown; use one of {', '.join(LAYOUTS)}")
-        if compression not in (None, "gzip"):
-            raise ValueError(f"compression {compression!r} is unknown; use None or 'gzip'")
-        if compression and layout not in ("ndjson", "json"):
-            raise ValueError(f"compression applies to the ndjson and json layouts, not {layout!r}")
+        if "{{" not in layout:  # a templated layout (a Param, say) is checked once rendered
+            check_layout(layout, compression)
         self.asset = (asset or default_asset(destination_uri)) if emit_asset else None
         if self.asset is not None:
             outlets = list(kwargs.pop("outlets", None) or [])
@@ -300,6 +296,7 @@ class AngoLandExportOperator(BaseOperator):
         self.scratch_dir = scratch_dir
 
     def execute(self, context: Context) -> dict[str, Any]:
+        check_layout(self.layout, self.compression)
         info = source_info(self.source)
         staging, key = object_in_bucket(info["staging_uri"], self.staging_conn_id, "source")
         bucket, prefix = bucket_root(self.destination_uri, self.destination_conn_id, "destination_uri")
@@ -345,8 +342,21 @@ class AngoLandExportOperator(BaseOperator):
         self.log.info("Asset event for %s: %s", self.asset.uri, extra["destination_uri"])
 
 
+def check_layout(layout: str, compression: Compression) -> None:
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout {layout!r} is unknown; use one of {', '.join(LAYOUTS)}")
+    if compression not in (None, "gzip"):
+        raise ValueError(f"compression {compression!r} is unknown; use None or 'gzip'")
+    if compression and layout not in ("ndjson", "json"):
+        raise ValueError(f"compression applies to the ndjson and json layouts, not {layout!r}")
+
+
 def default_asset(destination_uri: str) -> Asset:
-    """The destination up to its first templated folder: stable across runs, unlike the partition."""
+    """The destination up to its first templated folder: stable across runs, unlike the partition.
+
+    Airflow resolves an ``s3://`` or ``gs://`` Asset through the cloud provider's handler, which
+    imports that SDK while the DAG file is parsed; pass ``asset=Asset(name=...)`` to avoid it.
+    """
     static = destination_uri.split("{{", 1)[0].split("{%", 1)[0]
     if static != destination_uri:
         static = static.rsplit("/", 1)[0] + "/"

@@ -326,3 +326,19 @@ def test_sealed_url_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
         assert unseal_url(token) is None
     finally:
         get_fernet.cache_clear()
+
+
+def test_a_templated_layout_is_checked_once_rendered() -> None:
+    from airflow_provider_ango.operators.exports import AngoLandExportOperator
+
+    operator = AngoLandExportOperator(
+        task_id="land",
+        source="s3://b/e.zip",
+        destination_uri="s3://l/x/",
+        layout="{{ params.layout }}",
+        emit_asset=False,
+    )
+    assert "layout" in operator.template_fields
+    operator.layout = "csv"  # what rendering a bad Param gives
+    with pytest.raises(ValueError, match="layout 'csv' is unknown"):
+        operator.execute({})  # type: ignore[arg-type]
