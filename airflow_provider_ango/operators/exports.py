@@ -253,7 +253,9 @@ class AngoLandExportOperator(BaseOperator):
     :param compression: ``"gzip"`` for ``.ndjson.gz`` / ``.json.gz`` parts (those layouts only).
     :param asset: the Asset to emit, or None for the default above.
     :param emit_asset: False to emit no Asset event.
-    :param asset_partition_key: partition key for the event (templated), e.g. ``"{{ ds }}"``.
+    :param asset_partition_key: partition key for the event (templated), e.g. ``"{{ ds }}"``. In
+        Airflow 3.3 a partitioned event does not queue DAGs scheduled on the plain Asset; set it
+        only when the consumers are partition-aware.
     :param scratch_dir: local folder for the spooled zip (it needs the zip's size on disk).
     """
 
