@@ -122,7 +122,8 @@ def endpoint_base(endpoint: str, bucket: str) -> str:
     parts = urlsplit(endpoint)
     if not parts.scheme or not parts.netloc:
         raise BucketUriError(f"Storage endpoint {parts.netloc or '?'} has no scheme://host form")
-    base = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+    host = parts.netloc.rpartition("@")[2]  # never carry user:password into a URL for Ango
+    base = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
     return f"{base}/{quote(bucket, safe='')}/"
 
 

@@ -244,7 +244,12 @@ class _GCSUpload(Upload):
     def complete(self, last: bytes) -> None:
         with self.store._calls("write", self.key):
             if self.writer is None:
-                self.store.handle.blob(self.key).upload_from_string(last, content_type=self.content_type)
+                from google.cloud.storage.retry import DEFAULT_RETRY
+
+                # One request with the whole (small) object: safe to repeat, so retried.
+                self.store.handle.blob(self.key).upload_from_string(
+                    last, content_type=self.content_type, retry=DEFAULT_RETRY
+                )
                 return
             self.writer.write(last)
             self.writer.close()

@@ -46,6 +46,15 @@ class ChunkReader(io.RawIOBase):
         self._pending = self._pending[count:]
         return count
 
+    def readall(self) -> bytes:
+        """The rest of the stream in one join (the default would go 8 KiB at a time)."""
+        if self.closed:
+            raise ValueError("read from a closed bucket object stream")
+        parts = [bytes(self._pending)]
+        self._pending = memoryview(b"")
+        parts.extend(self._chunks)
+        return b"".join(parts)
+
     def close(self) -> None:
         if not self.closed:
             self._pending = memoryview(b"")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import mimetypes
+import posixpath
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
@@ -58,6 +59,13 @@ __all__ = [
 ]
 
 DEFAULT_CONN_IDS = {"s3": "aws_default", "gcs": "google_cloud_default", "azure": "wasb_default"}
+
+
+def _guess_content_type(key: str) -> str:
+    """From the key's extension only (``mimetypes`` would read a key like ``data:...`` as a URL)."""
+    extension = posixpath.splitext(key)[1]
+    guessed = mimetypes.guess_type("object" + extension, strict=False)[0] if extension else None
+    return guessed or "application/octet-stream"
 
 
 class BucketHook(BaseHook):
@@ -256,7 +264,7 @@ class BucketHook(BaseHook):
             raise BucketArgumentError(
                 f"part_size must be at least 5 MiB on S3 (its minimum part), got {part_size}"
             )
-        kind = content_type or mimetypes.guess_type(full_key, strict=False)[0] or "application/octet-stream"
+        kind = content_type or _guess_content_type(full_key)
         store = self._store
         return BucketWriter(
             store.start_upload(full_key, kind),

@@ -124,6 +124,40 @@ def test_s3_url_uses_the_virtual_host_form_with_the_region(
     assert s3_object_url(bucket, key, region) == url
 
 
+def test_custom_endpoint_urls_never_carry_credentials_or_queries() -> None:
+    from airflow_provider_ango.hooks._bucket_address import endpoint_base
+
+    assert endpoint_base("http://user:secret@minio.local:9000/", "b") == "http://minio.local:9000/b/"
+    assert endpoint_base("https://h.example/sub/?sig=abc#x", "b") == "https://h.example/sub/b/"
+
+
+def test_content_type_is_guessed_from_the_extension_only() -> None:
+    from airflow_provider_ango.hooks.bucket import _guess_content_type
+
+    assert _guess_content_type("a/b.jpg") == "image/jpeg"
+    assert _guess_content_type("q?x.json") == "application/json"
+    assert _guess_content_type("data:image/png,xx") == "application/octet-stream"
+    assert _guess_content_type("no-extension") == "application/octet-stream"
+
+
+def test_chunk_reader_reads_any_way_it_is_asked() -> None:
+    from airflow_provider_ango.hooks._bucket_streams import ChunkReader
+
+    def stream() -> io.BufferedReader:
+        return io.BufferedReader(ChunkReader(iter([b"ab", b"", b"cdef", b"g"])), buffer_size=3)
+
+    assert stream().read() == b"abcdefg"
+    with stream() as reader:
+        assert reader.read(3) == b"abc"
+        assert reader.read() == b"defg"
+    with stream() as reader:
+        assert b"".join(iter(lambda: reader.read(2), b"")) == b"abcdefg"
+    closed: list[bool] = []
+    reader = io.BufferedReader(ChunkReader(iter([b"x"]), on_close=lambda: closed.append(True)))
+    reader.close()
+    assert closed == [True]
+
+
 def _hostile_key(rng: random.Random) -> str:
     alphabet = (
         "abcXYZ019 -_.~/+#?%&=;:@!$'()*,[]{}<>|^`\"\\"
