@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -357,3 +358,29 @@ def test_missing_bucket_errors_name_it_and_the_fix(bucket: TestBucket) -> None:
 def test_the_sdk_seeder_writes_what_the_hook_reads(bucket: TestBucket, hook: BucketHook) -> None:
     sdk_putter(bucket.kind, bucket.conn_id, bucket.name)("from-sdk.txt", b"written by the SDK")
     assert hook.read_bytes("from-sdk.txt") == b"written by the SDK"
+
+
+def test_the_azure_account_key_never_reaches_logs_or_errors(
+    new_bucket: Callable[[str], TestBucket], caplog: pytest.LogCaptureFixture
+) -> None:
+    from airflow_provider_ango.testing.servers import AZURITE_KEY
+
+    caplog.set_level(logging.DEBUG)
+    made = new_bucket("azure")
+    hook = BucketHook.from_uri(made.uri)
+    _write(hook, "tmp/a b.txt", b"data")
+    hook.publish("tmp/a b.txt", "a b.txt")
+    messages = [hook.ango_url("a b.txt"), repr(hook)]
+    for failing in (
+        lambda: hook.open_read("missing"),
+        lambda: list(BucketHook.from_uri(made.uri + "-gone").iter_objects()),
+        lambda: BucketHook.from_uri(f"wasb://{made.name}@otheraccount").ango_url("k"),
+    ):
+        with pytest.raises(Exception) as caught:  # noqa: PT011 - any error, checked for the key below
+            failing()
+        messages.append(str(caught.value))
+        messages.append(str(caught.value.__cause__))
+    assert AZURITE_KEY not in caplog.text
+    assert not [message for message in messages if AZURITE_KEY in message]
+    assert "AccountKey" not in caplog.text
+    assert "/devstoreaccount1/" in caplog.text  # the capture works: the SDK's request lines are in it

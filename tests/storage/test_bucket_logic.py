@@ -425,3 +425,32 @@ def test_importing_the_hook_imports_no_cloud_sdk() -> None:
     at_import, after_use = result.stdout.split("\n")[:2]
     assert at_import == "", f"imported at module load: {at_import}"
     assert after_use == "True"
+
+
+# -- secrets -------------------------------------------------------------------------------------
+
+
+def test_azure_urls_and_errors_never_carry_a_sas_token() -> None:
+    from types import SimpleNamespace
+
+    from azure.core.exceptions import ServiceRequestError
+
+    from airflow_provider_ango.hooks._bucket_azure import AzureStore
+
+    store = AzureStore(BucketLocation("azure", "box", account="acct1"), "wasb_sas")
+    # a connection given as a SAS URL leaves the token in the client's endpoint
+    store.__dict__["service"] = SimpleNamespace(
+        primary_endpoint="https://acct1.blob.core.windows.net/?sv=2024-01-01&sig=S3CRETsignature%3D"
+    )
+    assert store.url_base() == "https://acct1.blob.core.windows.net/box/"
+
+    def fail() -> None:
+        with store._calls("read", "k.jpg"):
+            raise ServiceRequestError(
+                "GET https://acct1.blob.core.windows.net/box/k.jpg?sv=1&sig=S3CRETsignature"
+            )
+
+    with pytest.raises(BucketError) as caught:
+        fail()
+    assert "S3CRET" not in str(caught.value)
+    assert "wasb://box@acct1/k.jpg" in str(caught.value)
