@@ -51,11 +51,12 @@ class GCSStore(Store):
         """Turn google-cloud errors into :class:`BucketError` naming the object and the fix."""
         from google.api_core import exceptions as api
         from google.auth.exceptions import GoogleAuthError
-        from requests import RequestException
 
         what = self.describe(full_key)
         try:
             yield
+        except BucketError:
+            raise  # already ours
         except api.NotFound as exc:
             if full_key is None:
                 raise BucketError(
@@ -73,7 +74,7 @@ class GCSStore(Store):
         except api.GoogleAPICallError as exc:
             detail = truncate(scrub_text(str(exc.message)))
             raise BucketError(f"Could not {action} {what}: {exc.code} {detail}") from exc
-        except (GoogleAuthError, RequestException) as exc:
+        except (GoogleAuthError, OSError) as exc:  # OSError: the transport's (requests') errors
             detail = truncate(scrub_text(str(exc)))
             raise BucketError(
                 f"Could not {action} {what} via connection {self.conn_id!r}: {type(exc).__name__}: {detail}"
