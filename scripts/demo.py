@@ -20,52 +20,38 @@ Airflow's own output goes to a log file, kept (and named) only when something fa
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
 import secrets
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from types import ModuleType
 from typing import IO, Any
 from urllib.parse import parse_qs
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "dags_examples"
-DAG_FILES = ("nightly_bucket_import.py", "scheduled_export_to_lake.py", "prelabel_then_export.py")
+# The package's testing helpers import no Airflow at import time: AIRFLOW_HOME is set later.
+from airflow_provider_ango.testing.dagruns import deferred_tasks, isolated_airflow_env, load_dag_file, xcom
+from airflow_provider_ango.testing.samples import (
+    CATEGORY_SCHEMA,
+    DAG_FILES,
+    EXAMPLES,
+    WORKFLOW,
+    ndjson,
+    png,
+    prediction,
+)
+from airflow_provider_ango.testing.servers import run_moto, stop_process
+
 BUCKETS = ("ango-raw", "ango-staging", "ango-lake", "ango-predictions")  # as in docker/compose.yaml
 CAMERAS = {"cam-1": 6, "cam-2": 5}  # images per camera folder
-CATEGORY_SCHEMA: dict[str, Any] = {
-    "tools": [
-        {
-            "tool": "bounding-box",
-            "title": "Vehicle",
-            "schemaId": "vehicle",
-            "classifications": [
-                {
-                    "tool": "radio",
-                    "title": "Kind",
-                    "schemaId": "kind",
-                    "options": [{"value": "car", "schemaId": "car"}, {"value": "truck", "schemaId": "truck"}],
-                }
-            ],
-        }
-    ],
-    "classifications": [{"tool": "text", "title": "Note", "schemaId": "note"}],
-    "relations": [],
-}
-WORKFLOW = ["Label", "Review"]  # Start -> Label -> Review -> Complete
 SHOWN_STAGES = ("Label", "Review", "Complete")
 WAIT_SECONDS = 180.0
 
@@ -120,28 +106,6 @@ def human_size(size: int) -> str:
 
 
 # -- sample data ----------------------------------------------------------------------------------
-def png(width: int, height: int, seed: int) -> bytes:
-    """A valid RGB PNG with a simple gradient, drawn with zlib and struct only."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = bytearray()
-    for y in range(height):
-        rows.append(0)  # filter type: none
-        for x in range(width):
-            rows += bytes(
-                ((x * 255 // width + seed * 40) % 256, (y * 255 // height) % 256, (seed * 70) % 256)
-            )
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(bytes(rows), 9))
-        + chunk(b"IEND", b"")
-    )
-
-
 def sample_images() -> dict[str, bytes]:
     """``cam-N/frame-000K.png`` -> PNG bytes, sizes varying a little per image."""
     images = {}
@@ -154,72 +118,22 @@ def sample_images() -> dict[str, bytes]:
 
 def predictions(external_ids: list[str]) -> bytes:
     """NDJSON pre-labels in the Ango import format, one vehicle box per image."""
-    lines = []
-    for number, external_id in enumerate(external_ids):
-        item = {
-            "externalId": external_id,
-            "tools": [
-                {
-                    "schemaId": "vehicle",
-                    "bounding-box": {"x": 4 + number, "y": 6, "width": 20, "height": 12},
-                    "classifications": [{"schemaId": "kind", "answer": "truck" if number % 2 else "car"}],
-                }
-            ],
-            "classifications": [{"schemaId": "note", "answer": "detector v1, confidence 0.8"}],
-            "relations": [],
-        }
-        lines.append(json.dumps(item, separators=(",", ":")))
-    return ("\n".join(lines) + "\n").encode()
+    return ndjson(
+        prediction(
+            external_id,
+            kind="truck" if number % 2 else "car",
+            x=4 + number,
+            note="detector v1, confidence 0.8",
+        )
+        for number, external_id in enumerate(external_ids)
+    )
 
 
 # -- Airflow --------------------------------------------------------------------------------------
 def airflow_env(home: Path) -> dict[str, str]:
-    """An Airflow that keeps everything under ``home`` and never calls out."""
+    """An Airflow that keeps everything under ``home`` and never calls out, with a fresh Fernet key."""
     fernet_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-    return {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__FERNET_KEY": fernet_key,
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-    }
-
-
-def load_dags(path: Path) -> ModuleType:
-    """Import a DAG file from the DAGs folder; retries off, so a failure shows at once."""
-    spec = importlib.util.spec_from_file_location(f"ango_demo_{path.stem}", path)
-    if spec is None or spec.loader is None:
-        raise DemoError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for value in vars(module).values():
-        if hasattr(value, "task_dict") and hasattr(value, "test"):
-            for task in value.task_dict.values():
-                task.retries = 0
-    return module
-
-
-def xcom(run: Any, task_id: str) -> Any:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        query = XComModel.get_many(
-            run_id=run.run_id, key="return_value", dag_ids=run.dag_id, task_ids=task_id
-        )
-        row = session.scalars(query).first()
-        return None if row is None else XComModel.deserialize_value(row)
-
-
-def deferred_tasks(run: Any) -> set[str]:
-    """Tasks of the run that deferred to a trigger (``dag.test()`` runs the trigger in line)."""
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        return {ti.task_id for ti in run.get_task_instances(session=session) if ti.trigger_id is not None}
+    return {**isolated_airflow_env(home), "AIRFLOW__CORE__FERNET_KEY": fernet_key}
 
 
 @dataclass
@@ -313,10 +227,9 @@ def demo(stack: ExitStack, console: Console, log_path: Path, started: float) -> 
         migrate = subprocess.Popen(
             [sys.executable, "-m", "airflow", "db", "migrate"], stdout=log, stderr=log, env=os.environ.copy()
         )
-    stack.callback(_stop, migrate)
+    stack.callback(stop_process, migrate)
 
     from airflow_provider_ango.emulator import AngoEmulator
-    from airflow_provider_ango.testing.servers import run_moto
 
     ango = stack.enter_context(AngoEmulator(api_key=secrets.token_urlsafe(24)))
     s3 = stack.enter_context(run_moto())
@@ -342,7 +255,11 @@ def demo(stack: ExitStack, console: Console, log_path: Path, started: float) -> 
     for key, data in images.items():
         raw.write_bytes(key, data, content_type="image/png")
     newest = max(obj.last_modified for obj in raw.iter_objects())
-    dags = {name: load_dags(home / "dags" / name) for name in DAG_FILES}
+    # Retries off, so that a failure shows at once.
+    dags = {
+        name: load_dag_file(home / "dags" / name, f"ango_demo_{Path(name).stem}", retries=0)
+        for name in DAG_FILES
+    }
     control = ango.control
     project = control.seed_project(
         name="Street cameras (demo)", category_schema=CATEGORY_SCHEMA, workflow=WORKFLOW
@@ -474,16 +391,6 @@ def demo(stack: ExitStack, console: Console, log_path: Path, started: float) -> 
     console.say(
         f"  Time taken: {time.monotonic() - started:.1f} s (DAG runs {sum(j.seconds for j in jobs):.1f} s)"
     )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 if __name__ == "__main__":

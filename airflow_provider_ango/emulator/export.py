@@ -42,6 +42,7 @@ from airflow_provider_ango.emulator.views import (
     resolve_batch_ids,
     resolve_stage_indexes,
     stage_history,
+    without_metadata,
 )
 
 FORMATS = ("json", "ndjson")
@@ -127,16 +128,6 @@ def row_selected(project: Project, row: int, options: ExportOptions) -> bool:
     return options.created_at is None or options.created_at.contains_ms(project.created[row])
 
 
-def _without_metadata(annotations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    result = []
-    for annotation in annotations:
-        copy = {key: value for key, value in annotation.items() if key != "metadata"}
-        if isinstance(copy.get("classifications"), list):
-            copy["classifications"] = _without_metadata(copy["classifications"])
-        result.append(copy)
-    return result
-
-
 def export_record(project: Project, row: int, options: ExportOptions) -> dict[str, Any]:
     extra = project.extras.get(row)
     stage = project.stage_at(row)
@@ -160,9 +151,9 @@ def export_record(project: Project, row: int, options: ExportOptions) -> dict[st
     relations = answer.get("relations", [])
     if not options.include_metadata:
         tools, classifications, relations = (
-            _without_metadata(tools),
-            _without_metadata(classifications),
-            _without_metadata(relations),
+            without_metadata(tools),
+            without_metadata(classifications),
+            without_metadata(relations),
         )
     task: dict[str, Any] = {
         "taskId": project.task_id(row),

@@ -75,14 +75,21 @@ def parse_time_range(raw: Any, name: str) -> TimeRange:
 
 
 # -- JSON views ------------------------------------------------------------------------
+def without_metadata(annotations: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Annotations (and their nested classifications) without per-annotation metadata, as in
+    history entries and in exports asked for without metadata."""
+    result = []
+    for annotation in annotations:
+        copy = {key: value for key, value in annotation.items() if key != "metadata"}
+        if isinstance(copy.get("classifications"), list):
+            copy["classifications"] = without_metadata(copy["classifications"])
+        result.append(copy)
+    return result
+
+
 def project_json(project: Project) -> dict[str, Any]:
     return {
-        "_id": project.id,
-        "name": project.name,
-        "description": project.description,
-        "type": project.type,
-        "organization": ORGANIZATION_ID,
-        "createdAt": format_ms(project.created_ms),
+        **project_summary_json(project),
         "categorySchema": project.category_schema,
         "batches": [batch.to_json() for batch in project.batches],
         "stages": [stage.to_json() for stage in project.stages],

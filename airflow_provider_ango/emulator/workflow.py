@@ -24,7 +24,7 @@ from airflow_provider_ango.emulator.common import (
 )
 from airflow_provider_ango.emulator.state import EmulatorState, Project, Stage
 from airflow_provider_ango.emulator.validation import SchemaIndex, normalize_answer, raise_if_offenders
-from airflow_provider_ango.emulator.views import EMPTY_ANSWER
+from airflow_provider_ango.emulator.views import EMPTY_ANSWER, without_metadata
 
 LABELER = "labeler@emulator.ango.local"
 REVIEWER = "reviewer@emulator.ango.local"
@@ -32,17 +32,6 @@ DEFAULT_DURATION_MS = 1000
 ACTIONS = ("submit", "review", "move")
 REVIEW_STATUSES = ("Accepted", "Rejected")
 MAX_IDS_RETURNED = 1000
-
-
-def _strip_metadata(annotations: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """History entries carry the answer without per-annotation metadata (seed sample)."""
-    stripped = []
-    for annotation in annotations:
-        copy = {key: value for key, value in annotation.items() if key != "metadata"}
-        if isinstance(copy.get("classifications"), list):
-            copy["classifications"] = _strip_metadata(copy["classifications"])
-        stripped.append(copy)
-    return stripped
 
 
 def history_entry(
@@ -61,9 +50,10 @@ def history_entry(
         entry["reviewStatus"] = review_status
     entry["completedAt"] = format_ms(at_ms)
     entry["completedBy"] = by
-    entry["tools"] = _strip_metadata(answer.get("tools", []))
-    entry["classifications"] = _strip_metadata(answer.get("classifications", []))
-    entry["relations"] = _strip_metadata(answer.get("relations", []))
+    # History entries carry the answer without per-annotation metadata (seed sample).
+    entry["tools"] = without_metadata(answer.get("tools", []))
+    entry["classifications"] = without_metadata(answer.get("classifications", []))
+    entry["relations"] = without_metadata(answer.get("relations", []))
     return entry
 
 

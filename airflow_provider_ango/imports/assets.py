@@ -27,6 +27,7 @@ from airflow_provider_ango.hooks.ango import AngoHubHook
 from airflow_provider_ango.imports.fingerprints import FingerprintSet, fingerprint
 from airflow_provider_ango.imports.presence import (
     DEFAULT_PAGE_SIZE,
+    ListingResult,
     asset_external_id,
     list_present,
     prefer_lookups,
@@ -145,13 +146,7 @@ class AssetImporter:
         if not len(ids):
             return FingerprintSet().freeze()
         settings = self.settings
-        result = list_present(
-            lambda page, limit: self.hook.get_assets_page(settings.project_id, page, limit),
-            asset_external_id,
-            ids,
-            settings.page_size,
-        )
-        self._project_size = result.total
+        result = self._list_present(ids)
         self.counts.project_assets_listed = result.total
         self.counts.listing_requests = result.requests
         self.log.info(
@@ -289,7 +284,12 @@ class AssetImporter:
                 if self.hook.count_assets(settings.project_id, {"externalId": external_id}) > 0:
                     found.add(external_id)
             return found
-        wanted = FingerprintSet(external_ids).freeze()
+        result = self._list_present(FingerprintSet(external_ids).freeze())
+        return {external_id for external_id in external_ids if external_id in result.found}
+
+    def _list_present(self, wanted: FingerprintSet) -> ListingResult:
+        """One listing of the project's assets: which of ``wanted`` are there; notes the project's size."""
+        settings = self.settings
         result = list_present(
             lambda page, limit: self.hook.get_assets_page(settings.project_id, page, limit),
             asset_external_id,
@@ -297,7 +297,7 @@ class AssetImporter:
             settings.page_size,
         )
         self._project_size = result.total
-        return {external_id for external_id in external_ids if external_id in result.found}
+        return result
 
 
 __all__ = ["AssetImporter", "ImportCounts", "ImportSettings", "ManifestBatchError", "ManifestLines"]

@@ -92,6 +92,35 @@ class _PageWalk:
         return self.seen < self.total
 
 
+class _PresenceScan:
+    """One pass over a listing (sync or async): the next page to ask for, and the fingerprints of
+    ``wanted`` seen on the pages so far."""
+
+    def __init__(
+        self, external_id_of: Callable[[Any], str | None], wanted: FingerprintSet, page_size: int
+    ) -> None:
+        self.external_id_of = external_id_of
+        self.wanted = wanted
+        self.found = FingerprintSet()
+        self.walk = _PageWalk(page_size)
+
+    def take(self, page: Page[Any]) -> bool:
+        """Note the wanted ids on ``page``; ``False`` when the listing is over."""
+        for item in page.items:
+            external_id = self.external_id_of(item)
+            if external_id is not None:
+                value = fingerprint(external_id)
+                if self.wanted.contains_fingerprint(value):
+                    self.found.add_fingerprint(value)
+        return self.walk.record(page)
+
+    def result(self) -> ListingResult:
+        walk = self.walk
+        return ListingResult(
+            self.found.freeze(), walk.total if walk.total is not None else walk.seen, walk.requests
+        )
+
+
 def list_present(
     fetch_page: Callable[[int, int], Page[Any]],
     external_id_of: Callable[[Any], str | None],
@@ -99,19 +128,11 @@ def list_present(
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> ListingResult:
     """Page through a listing once; the fingerprints of ``wanted`` that appear in it."""
-    found = FingerprintSet()
-    walk = _PageWalk(page_size)
-    while (request := walk.next_request()) is not None:
-        page = fetch_page(*request)
-        for item in page.items:
-            external_id = external_id_of(item)
-            if external_id is not None:
-                value = fingerprint(external_id)
-                if wanted.contains_fingerprint(value):
-                    found.add_fingerprint(value)
-        if not walk.record(page):
+    scan = _PresenceScan(external_id_of, wanted, page_size)
+    while (request := scan.walk.next_request()) is not None:
+        if not scan.take(fetch_page(*request)):
             break
-    return ListingResult(found.freeze(), walk.total if walk.total is not None else walk.seen, walk.requests)
+    return scan.result()
 
 
 async def alist_present(
@@ -121,19 +142,11 @@ async def alist_present(
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> ListingResult:
     """:func:`list_present` for async ``fetch_page`` (the triggerer's event loop)."""
-    found = FingerprintSet()
-    walk = _PageWalk(page_size)
-    while (request := walk.next_request()) is not None:
-        page = await fetch_page(*request)
-        for item in page.items:
-            external_id = external_id_of(item)
-            if external_id is not None:
-                value = fingerprint(external_id)
-                if wanted.contains_fingerprint(value):
-                    found.add_fingerprint(value)
-        if not walk.record(page):
+    scan = _PresenceScan(external_id_of, wanted, page_size)
+    while (request := scan.walk.next_request()) is not None:
+        if not scan.take(await fetch_page(*request)):
             break
-    return ListingResult(found.freeze(), walk.total if walk.total is not None else walk.seen, walk.requests)
+    return scan.result()
 
 
 def listing_pages(project_size: int, page_size: int) -> int:

@@ -13,6 +13,7 @@ What it gives:
   on free loopback ports for the whole session, with the default Airflow connections (``aws_default``,
   ``google_cloud_default``, ``wasb_default``) pointing at them as env-var connections;
 - ``new_bucket``: a factory that creates an empty, uniquely named bucket/container in one of them;
+- ``fernet_key``: a fresh Fernet key for Airflow for one test (sealed signed URLs need one);
 - the Ango Hub emulator fixtures of :mod:`airflow_provider_ango.testing.ango`.
 
 An emulator that cannot start (no Node.js for Azurite, say) skips its tests, except with ``CI=true``
@@ -34,6 +35,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_ango.testing.dagruns import isolated_airflow_env
 from airflow_provider_ango.testing.servers import (
     AZURITE_ACCOUNT,
     EmulatorUnavailableError,
@@ -80,18 +82,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 _home_key = pytest.StashKey[Path]()
 
 
-def isolated_airflow_env(home: Path) -> dict[str, str]:
-    """Environment for an Airflow that keeps everything under ``home`` and never calls out."""
-    (home / "dags").mkdir(parents=True, exist_ok=True)
-    return {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-    }
+@pytest.fixture
+def fernet_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A Fernet key for Airflow (the triggerer and the worker share it), get_fernet's cache cleared."""
+    from airflow.sdk.crypto import get_fernet
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", key)
+    get_fernet.cache_clear()
+    yield key
+    monkeypatch.delenv("AIRFLOW__CORE__FERNET_KEY")
+    get_fernet.cache_clear()
 
 
 @pytest.fixture(scope="session")

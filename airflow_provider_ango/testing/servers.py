@@ -165,7 +165,7 @@ def run_azurite(main_js: Path | None = None, attempts: int = 5) -> Iterator[Stor
             break
         except EmulatorUnavailableError as exc:
             last_error = exc
-            _stop_process(process)
+            stop_process(process)
             process = None
     if process is None:
         raise EmulatorUnavailableError(f"Azurite did not start after {attempts} attempts: {last_error}")
@@ -178,10 +178,11 @@ def run_azurite(main_js: Path | None = None, attempts: int = 5) -> Iterator[Stor
         connection = {"conn_type": "wasb", "extra": {"connection_string": connection_string}}
         yield StoreEmulator("azure", endpoint, connection, {})
     finally:
-        _stop_process(process)
+        stop_process(process)
 
 
-def _stop_process(process: subprocess.Popen[bytes]) -> None:
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a child process (killed after 10 s); one that has ended already is left as it is."""
     process.terminate()
     try:
         process.wait(timeout=10)

@@ -14,20 +14,20 @@ seconds until every externalId has a task. It fires exactly one event:
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_ango.exceptions import AngoApiError, scrub_text
 from airflow_provider_ango.hooks.ango import AngoHubHook
 from airflow_provider_ango.hooks.bucket import BucketError
 from airflow_provider_ango.imports.presence import DEFAULT_PAGE_SIZE, alist_present, task_external_id
 from airflow_provider_ango.imports.sources import BucketFiles, manifest_fingerprints
+from airflow_provider_ango.triggers._polling import PollingTrigger
 
 
-class AngoAssetsImportedTrigger(BaseTrigger):
+class AngoAssetsImportedTrigger(PollingTrigger):
     """See :class:`~airflow_provider_ango.sensors.imports.AngoAssetsImportedSensor`.
 
     :param project_id: the Ango project.
@@ -51,18 +51,13 @@ class AngoAssetsImportedTrigger(BaseTrigger):
         page_size: int = DEFAULT_PAGE_SIZE,
         ango_conn_id: str = "ango_default",
     ) -> None:
-        super().__init__()
+        super().__init__(poke_interval, timeout_at)
         self.project_id = project_id
         self.manifest_uris = list(manifest_uris)
         self.manifest_conn_id = manifest_conn_id
         self.expected = expected
-        self.poke_interval = float(poke_interval)
-        self.timeout_at = timeout_at
         self.page_size = int(page_size)
         self.ango_conn_id = ango_conn_id
-        # Injected by tests to act between two checks instead of sleeping.
-        self._sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
-        self._clock: Callable[[], float] = time.time
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -112,13 +107,9 @@ class AngoAssetsImportedTrigger(BaseTrigger):
                 if found >= expected:
                     yield TriggerEvent({"status": "success", **summary})
                     return
-                remaining = None if self.timeout_at is None else self.timeout_at - self._clock()
-                if remaining is not None and remaining <= 0:
+                if not await self.wait_for_next_check():
                     yield TriggerEvent({"status": "timeout", **summary})
                     return
-                await self._sleep(
-                    self.poke_interval if remaining is None else min(self.poke_interval, remaining)
-                )
         finally:
             await hook.aclose()
 

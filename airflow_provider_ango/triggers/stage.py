@@ -12,19 +12,18 @@ counts again. It fires exactly one event:
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_ango.exceptions import AngoApiError
 from airflow_provider_ango.hooks.ango import AngoHubHook
 from airflow_provider_ango.sensors._stage_progress import StagePlan, ameasure
+from airflow_provider_ango.triggers._polling import PollingTrigger
 
 
-class AngoTaskStageTrigger(BaseTrigger):
+class AngoTaskStageTrigger(PollingTrigger):
     """Wait until the tasks of a project (or batch) reach a stage; see :class:`AngoTaskStageSensor`.
 
     :param plan: :meth:`StagePlan.to_json` of the resolved plan.
@@ -41,14 +40,9 @@ class AngoTaskStageTrigger(BaseTrigger):
         timeout_at: float | None = None,
         ango_conn_id: str = "ango_default",
     ) -> None:
-        super().__init__()
+        super().__init__(poke_interval, timeout_at)
         self.plan = plan
-        self.poke_interval = float(poke_interval)
-        self.timeout_at = timeout_at
         self.ango_conn_id = ango_conn_id
-        # Injected by tests to act between two counts instead of sleeping.
-        self._sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
-        self._clock: Callable[[], float] = time.time
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -77,13 +71,9 @@ class AngoTaskStageTrigger(BaseTrigger):
                 if progress.done:
                     yield TriggerEvent({"status": "success", "progress": progress.to_json(plan)})
                     return
-                remaining = None if self.timeout_at is None else self.timeout_at - self._clock()
-                if remaining is not None and remaining <= 0:
+                if not await self.wait_for_next_check():
                     yield TriggerEvent({"status": "timeout", "progress": progress.to_json(plan)})
                     return
-                await self._sleep(
-                    self.poke_interval if remaining is None else min(self.poke_interval, remaining)
-                )
         finally:
             await hook.aclose()
 

@@ -21,15 +21,15 @@ from urllib.parse import parse_qs
 import orjson
 import pytest
 
-from tests.dags.conftest import (
+from airflow_provider_ango.testing.dagruns import deferred_tasks, xcom
+from airflow_provider_ango.testing.samples import (
     CATEGORY_SCHEMA,
     DAG_FILES,
     EXAMPLES,
     WORKFLOW,
-    deferred_tasks,
+    ndjson,
     png,
     prediction,
-    xcom,
 )
 
 if TYPE_CHECKING:
@@ -305,7 +305,7 @@ def seed_prelabel_project(ango: AngoEmulator, bucket: TestBucket) -> tuple[str, 
         batches=["cam-1", "cam-2"],
         assets=assets,
     )
-    predictions = b"\n".join(orjson.dumps(prediction(name, kind="truck")) for name in CAM_2) + b"\n"
+    predictions = ndjson(prediction(name, kind="truck") for name in CAM_2)
     bucket_hook(bucket.uri, bucket.conn_id).write_bytes("predictions/cam-2.ndjson", predictions)
     conf = {
         "project_id": project["_id"],

@@ -1,4 +1,7 @@
-"""Helpers of the export tests: operators in a DAG, run contexts, and reading what landed."""
+"""Helpers of the export tests: operators in a DAG, run contexts, and reading what landed.
+
+``fernet_key`` comes from the testing plugin (:mod:`airflow_provider_ango.testing.plugin`).
+"""
 
 from __future__ import annotations
 
@@ -103,20 +106,6 @@ def landed_records(destination_uri: str, conn_id: str) -> list[dict[str, Any]]:
 def manifest(destination_uri: str, conn_id: str) -> dict[str, Any]:
     result: dict[str, Any] = orjson.loads(read_object(destination_uri, "_manifest.json", conn_id))
     return result
-
-
-@pytest.fixture
-def fernet_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A Fernet key for Airflow (the triggerer and the worker share it), get_fernet's cache cleared."""
-    from airflow.sdk.crypto import get_fernet
-    from cryptography.fernet import Fernet
-
-    key = Fernet.generate_key().decode()
-    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", key)
-    get_fernet.cache_clear()
-    yield key
-    monkeypatch.delenv("AIRFLOW__CORE__FERNET_KEY")
-    get_fernet.cache_clear()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import textwrap
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from airflow_provider_ango.testing.dagruns import load_dag_file
 from tests.exports.conftest import landed_records, manifest, seed_labeled
 
 if TYPE_CHECKING:
@@ -73,11 +73,7 @@ def test_dag_run_lands_the_partition_and_emits_the_asset_event(
     dag_file = airflow_home / "dags" / "ango_lake_export.py"
     dag_file.write_text(textwrap.dedent(DAG_SOURCE.format(project_id=project["_id"], bucket=bucket.uri)))
     try:
-        spec = importlib.util.spec_from_file_location("ango_lake_export_dag", dag_file)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = load_dag_file(dag_file, "ango_lake_export_dag")
         run = module.dag.test(logical_date=datetime(2024, 5, 2, tzinfo=timezone.utc))
     finally:
         dag_file.unlink()

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from airflow_provider_ango.testing.triggers import first_event
 from tests.exports.conftest import land_op, landed_records, run_context, seed_labeled, trigger_op
 
 if TYPE_CHECKING:
@@ -16,14 +17,6 @@ if TYPE_CHECKING:
     from airflow_provider_ango.testing.plugin import TestBucket
 
 pytestmark = pytest.mark.emulator
-
-
-async def _first_event(trigger: Any) -> Any:
-    generator = trigger.run()
-    try:
-        return await generator.__anext__()
-    finally:
-        await generator.aclose()
 
 
 def _defer(operator: Any, context: dict[str, Any]) -> Any:
@@ -63,7 +56,7 @@ def test_deferred_export_recovers_from_an_expired_link(
     assert classpath == "airflow_provider_ango.triggers.exports.AngoExportTrigger"
     assert json.loads(json.dumps(kwargs)) == kwargs  # plain values only
 
-    event = asyncio.run(_first_event(AngoExportTrigger(**kwargs)))
+    event = asyncio.run(first_event(AngoExportTrigger(**kwargs)))
     payload = event.payload
     assert payload["status"] == "success"
     assert payload["sealed_url"]  # encrypted with the Fernet key
@@ -99,7 +92,7 @@ def test_without_a_fernet_key_the_link_is_not_passed_on(
     project = seed_labeled(ango, ["a.jpg", "b.jpg"])
     context = run_context()
     operator = trigger_op(project["_id"], f"{bucket.uri}/staging", deferrable=True)
-    event = asyncio.run(_first_event(_defer(operator, context)))
+    event = asyncio.run(first_event(_defer(operator, context)))
     assert event.payload["status"] == "success"
     assert event.payload["sealed_url"] is None
     staged = operator.execute_complete(context, event.payload)
@@ -136,7 +129,7 @@ def test_trigger_error_event_fails_the_task_with_the_hooks_message(
 
     bucket = new_bucket("s3")
     operator = trigger_op("0123456789abcdef01234567", f"{bucket.uri}/staging", deferrable=True)
-    event = asyncio.run(_first_event(_defer(operator, run_context())))
+    event = asyncio.run(first_event(_defer(operator, run_context())))
     assert event.payload["status"] == "error"
     assert event.payload["http_status"] == 404
     with pytest.raises(AngoExportError, match="failed in the triggerer: AngoNotFoundError"):

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from airflow_provider_ango.testing.triggers import first_event
+
 if TYPE_CHECKING:
     from airflow_provider_ango.emulator import AngoEmulator
 
@@ -32,14 +34,6 @@ def _sensor(**kwargs: Any) -> Any:
 
     options: dict[str, Any] = {"task_id": "wait", "poke_interval": 1, "timeout": 60, **kwargs}
     return AngoTaskStageSensor(**options)
-
-
-async def _first_event(trigger: Any) -> Any:
-    generator = trigger.run()
-    try:
-        return await generator.__anext__()
-    finally:
-        await generator.aclose()
 
 
 def test_poke_mode_waits_for_the_batch(ango: AngoEmulator, ango_connection: str) -> None:
@@ -97,7 +91,7 @@ def test_deferrable_sensor_defers_then_resumes(ango: AngoEmulator, ango_connecti
         await asyncio.to_thread(ango.control.act, project["_id"], action="submit")
 
     rebuilt._sleep = labelers_work
-    event = asyncio.run(_first_event(rebuilt))
+    event = asyncio.run(first_event(rebuilt))
     assert sleeps == [1.0]
     assert event.payload["status"] == "success"
     assert event.payload["progress"]["counts"]["Complete"] == 6
@@ -125,7 +119,7 @@ def test_trigger_timeout_ends_cleanly(ango: AngoEmulator, ango_connection: str) 
     sensor = _sensor(project_id=project["_id"], deferrable=True, timeout=5)
     trigger = AngoTaskStageTrigger(plan=sensor.plan.to_json(), poke_interval=1, timeout_at=100.0)
     trigger._clock = lambda: 200.0  # past the deadline at the first count
-    event = asyncio.run(_first_event(trigger))
+    event = asyncio.run(first_event(trigger))
     assert event.payload["status"] == "timeout"
     with pytest.raises(AirflowSensorTimeout, match=r"3 task\(s\) \[Label=3\], 3 still waiting"):
         sensor.execute_complete({}, event.payload)

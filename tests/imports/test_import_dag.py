@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from airflow_provider_ango.testing.dagruns import load_dag_file
 from tests.imports.conftest import Store
 
 if TYPE_CHECKING:
@@ -64,12 +64,7 @@ DAG_FILE = textwrap.dedent(
 
 
 def load_dag(path: Path) -> Any:
-    spec = importlib.util.spec_from_file_location("ango_nightly_import_test_dag", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.dag
+    return load_dag_file(path, "ango_nightly_import_test_dag").dag
 
 
 def test_nightly_import_dag_runs_end_to_end(

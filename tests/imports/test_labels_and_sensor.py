@@ -11,6 +11,7 @@ import pytest
 from airflow_provider_ango.imports.labels import LabelValidationError
 from airflow_provider_ango.operators.imports import AngoImportLabelsOperator
 from airflow_provider_ango.sensors.imports import AngoAssetsImportedSensor
+from airflow_provider_ango.testing.triggers import first_event
 from airflow_provider_ango.triggers.imports import AngoAssetsImportedTrigger
 from tests.imports.conftest import Store, run_context
 from tests.imports.test_imports_e2e import build, import_assets, last_seq
@@ -169,13 +170,7 @@ def test_deferred_sensor_hands_over_urls_and_counts_and_the_trigger_fires(
 
     revived._sleep = import_while_waiting
 
-    async def first_event() -> Any:
-        runner = revived.run()
-        event = await runner.__anext__()
-        await runner.aclose()  # type: ignore[attr-defined]
-        return event
-
-    event = asyncio.run(first_event())
+    event = asyncio.run(first_event(revived))
     assert event.payload == {"status": "success", "expected": 6, "found": 6, "project_tasks": 6}
     assert sleeps == [5.0]
     assert sensor.execute_complete(run_context(None, None), event.payload) == {  # type: ignore[arg-type]
@@ -193,20 +188,13 @@ def test_trigger_reports_timeout_and_errors_as_events(
     s3_store.put("only.jpg")
     built = build(s3_store, "run", *s3_store.interval_around_all())
 
-    async def first(trigger: AngoAssetsImportedTrigger) -> dict[str, Any]:
-        runner = trigger.run()
-        event = await runner.__anext__()
-        await runner.aclose()  # type: ignore[attr-defined]
-        payload: dict[str, Any] = event.payload
-        return payload
-
     late = AngoAssetsImportedTrigger(
         project["_id"], built["manifests"], s3_store.bucket.conn_id, timeout_at=0.0
     )
-    timed_out = asyncio.run(first(late))
+    timed_out = asyncio.run(first_event(late)).payload
     assert timed_out == {"status": "timeout", "expected": 1, "found": 0, "project_tasks": 0}
     missing = AngoAssetsImportedTrigger("0" * 24, built["manifests"], s3_store.bucket.conn_id)
-    failed = asyncio.run(first(missing))
+    failed = asyncio.run(first_event(missing)).payload
     assert failed["status"] == "error"
     assert failed["error"] == "AngoNotFoundError"
     sensor = make_sensor(s3_store, project["_id"], built)
