@@ -224,10 +224,11 @@ def data_or_raise(call: ApiCall, response: httpx.Response, secrets: tuple[str, .
 
 
 def _unwrap(call: ApiCall, response: httpx.Response, secrets: tuple[str, ...]) -> Any:
-    if not response.content:
+    body = response.content  # an API answer: one JSON envelope or page; big exports stream (_download)
+    if not body:
         return None
     try:
-        payload = orjson.loads(response.content)
+        payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         if not call.idempotent:
             # The server said it succeeded; its receipt is unreadable, which is not worth failing a write.
