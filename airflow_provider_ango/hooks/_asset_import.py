@@ -51,17 +51,27 @@ def _receipt(index: int, payload: list[dict[str, Any]], data: Any) -> ImportChun
 
 class AssetImportMixin(AngoHubHookBase):
     def resolve_batches(
-        self, project_id: str, names: Iterable[str], create_missing: bool = False
+        self,
+        project_id: str,
+        names: Iterable[str],
+        create_missing: bool = False,
+        *,
+        known_batches: Mapping[str, str] | None = None,
     ) -> dict[str, str]:
         """Batch name -> id: one project read per call, then one create per missing name.
 
         Without ``create_missing`` a missing name raises :class:`AngoNotFoundError` listing all of
         them. If the create answers do not list the new batches, one more project read finds them.
+        ``known_batches`` (name -> id, from a project the caller has just read) saves the first read.
         """
         wanted = list(dict.fromkeys(names))
         if not wanted:
             return {}
-        known = self.get_project(project_id).batch_ids_by_name()
+        known = (
+            dict(known_batches)
+            if known_batches is not None
+            else self.get_project(project_id).batch_ids_by_name()
+        )
         missing = [name for name in wanted if name not in known]
         if missing and not create_missing:
             raise AngoNotFoundError(

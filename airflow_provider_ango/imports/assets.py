@@ -179,7 +179,11 @@ class AssetImporter:
                 "create them in Ango Hub or pass create_missing_batches=True"
             )
         if missing:
-            known.update(self.hook.resolve_batches(self.settings.project_id, missing, create_missing=True))
+            known.update(
+                self.hook.resolve_batches(
+                    self.settings.project_id, missing, create_missing=True, known_batches=known
+                )
+            )
             self.log.info("Created batch(es) %s", ", ".join(map(repr, missing)))
         return {**known, **{i: i for i in ids}}
 

@@ -159,6 +159,21 @@ def test_resolve_batches_reads_the_project_once_and_creates_only_missing(
     assert resolved == {name: after[name] for name in ("b2", "new-night", "b1")}
 
 
+def test_resolve_batches_with_known_batches_reads_no_project(
+    ango: AngoEmulator, hook: AngoHubHook, project: dict[str, Any]
+) -> None:
+    known = hook.get_project(project["_id"]).batch_ids_by_name()
+    ango.control.clear_requests()
+
+    resolved = hook.resolve_batches(project["_id"], ["b1", "fresh"], create_missing=True, known_batches=known)
+
+    assert logged(ango, f"/v2/project/{project['_id']}", "GET") == []
+    assert only(ango, f"/v2/batches/{project['_id']}", "POST")["body"] == {"name": "fresh"}
+    assert resolved == {
+        name: hook.get_project(project["_id"]).batch_ids_by_name()[name] for name in ("b1", "fresh")
+    }
+
+
 def test_resolve_batches_without_create_names_every_missing_batch(
     ango: AngoEmulator, hook: AngoHubHook, project: dict[str, Any]
 ) -> None:
