@@ -34,10 +34,13 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 # The package's testing helpers import no Airflow at import time: AIRFLOW_HOME is set later.
+if TYPE_CHECKING:
+    from airflow_provider_ango.emulator import AngoEmulator
+
 from airflow_provider_ango.testing.dagruns import deferred_tasks, isolated_airflow_env, load_dag_file, xcom
 from airflow_provider_ango.testing.samples import (
     CATEGORY_SCHEMA,
@@ -165,21 +168,20 @@ def sensor_counted_batch(entry: dict[str, Any]) -> bool:
     return "batches" in filters and "stage" not in filters
 
 
-def label_when_checked(control_url: str, project_id: str, batch: str, since: int, done: list[str]) -> None:
+def label_when_checked(ango: AngoEmulator, project_id: str, batch: str, since: int, done: list[str]) -> None:
     """Background labelers: once the sensor has counted the batch (and deferred), label and accept it."""
     from airflow_provider_ango.emulator.control import EmulatorControl
 
     try:
-        with EmulatorControl(control_url) as control:
-            deadline = time.monotonic() + WAIT_SECONDS
-            while not any(
-                sensor_counted_batch(entry)
-                for entry in control.requests(path_pattern=r"/tasks$", since=since)
-            ):
-                if time.monotonic() > deadline:
-                    done.append("error: the sensor never counted the batch")
-                    return
-                time.sleep(0.1)  # polling the emulator's request log, bounded by the deadline
+        with EmulatorControl(ango.control.base_url) as control:
+            ango.wait_until(
+                lambda: any(
+                    sensor_counted_batch(entry)
+                    for entry in control.requests(path_pattern=r"/tasks$", since=since)
+                ),
+                timeout=WAIT_SECONDS,
+                what="the sensor counting the batch",
+            )
             submitted = control.act(project_id, action="submit", batch=batch)["count"]
             accepted = control.act(project_id, action="review", reviewStatus="Accepted", batch=batch)["count"]
             done.append(f"{submitted} submitted, {accepted} accepted")
@@ -337,7 +339,7 @@ def demo(stack: ExitStack, console: Console, log_path: Path, started: float) -> 
     team: list[str] = []
     thread = threading.Thread(
         target=label_when_checked,
-        args=(control.base_url, project_id, "cam-2", since, team),
+        args=(ango, project_id, "cam-2", since, team),
         name="simulated-labelers",
         daemon=True,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from types import TracebackType
 
@@ -68,6 +69,25 @@ class AngoEmulator:
         if self.core is None:
             raise RuntimeError("The emulator is not started")
         return self.core.state
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float, what: str = "condition") -> None:
+        """Block until ``condition()`` holds, re-checking it each time a request arrives or is answered.
+
+        For in-process tests: no polling interval, and a clear ``TimeoutError`` naming ``what``.
+        The condition runs without any emulator lock held, so it may call the control API.
+        """
+        if self.core is None:
+            raise RuntimeError("The emulator is not started")
+        log = self.core.log
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = log.version
+            if condition():
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{what} did not happen within {timeout:g} s")
+            log.wait_for_change(seen, remaining)
 
     def bind(self) -> EmulatorHTTPServer:
         """Create the listening socket and the emulator's parts (no thread yet)."""

@@ -131,6 +131,9 @@ class RequestLog:
 
     def __init__(self, max_entries: int = DEFAULT_LOG_SIZE) -> None:
         self._lock = threading.Lock()
+        # Notified on every arrival and every answer, so tests wait on the log instead of polling it.
+        self._changed = threading.Condition(self._lock)
+        self._version = 0
         self._seq = itertools.count(1)
         self._entries: deque[dict[str, Any]] = deque(maxlen=max_entries)
 
@@ -138,7 +141,29 @@ class RequestLog:
         with self._lock:
             entry["seq"] = next(self._seq)
             self._entries.append(entry)
+            self._bump()
         return entry
+
+    def set_status(self, entry: dict[str, Any], status: int) -> None:
+        """The answer's status, set just before it is sent (after the request changed the state)."""
+        with self._lock:
+            entry["status"] = status
+            self._bump()
+
+    @property
+    def version(self) -> int:
+        with self._lock:
+            return self._version
+
+    def wait_for_change(self, seen_version: int, timeout: float) -> int:
+        """Block until the log changes after ``seen_version`` (or the timeout); the new version."""
+        with self._lock:
+            self._changed.wait_for(lambda: self._version != seen_version, timeout=max(0.0, timeout))
+            return self._version
+
+    def _bump(self) -> None:
+        self._version += 1
+        self._changed.notify_all()
 
     def entries(self, since: int | None = None, path_pattern: str | None = None) -> list[dict[str, Any]]:
         pattern = None

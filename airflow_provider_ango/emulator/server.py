@@ -226,7 +226,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "status":
             assert fault.status is not None
             headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
-            entry["status"] = fault.status
+            core.log.set_status(entry, fault.status)
             message = {"status": "fail", "message": f"Injected fault: HTTP {fault.status}"}
             self._send(fault.status, json_bytes(message), headers=headers)
             return
@@ -238,7 +238,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             self._serve_file(request, entry, truncate)
             return
         status, answer = self._api(request, entry)
-        entry["status"] = status
+        core.log.set_status(entry, status)
         self._send(status, answer, truncate=truncate)
 
     def _api(self, request: Request, entry: dict[str, Any]) -> tuple[int, bytes]:
@@ -276,17 +276,17 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             size = file_path.stat().st_size
             byte_range = parse_range(request.headers.get("range"), size)
         except RangeNotSatisfiableError as exc:
-            entry["status"] = 416
+            core.log.set_status(entry, 416)
             self._send(416, b"", xml, {"Content-Range": f"bytes */{exc.size}"})
             return
         except ApiError as exc:
-            entry["status"] = exc.status
+            core.log.set_status(entry, exc.status)
             self._send(exc.status, error_xml(exc.status, exc.message), xml)
             return
         first, last = byte_range if byte_range is not None else (0, size - 1)
         length = max(0, last - first + 1)
         status = 206 if byte_range is not None else 200
-        entry["status"] = status
+        core.log.set_status(entry, status)
         self.send_response(status)
         self.send_header("Content-Type", "application/zip")
         self.send_header("Accept-Ranges", "bytes")

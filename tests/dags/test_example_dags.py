@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -390,18 +389,18 @@ def test_prelabel_then_export_waits_deferred_while_the_batch_is_labeled(
         """Once the sensor's first check is answered (tasks still in Label), label the batch."""
         try:
             with EmulatorControl(ango.url) as control:
-                deadline = time.monotonic() + 120
-                while True:
-                    checks = [
+                checks: list[dict[str, Any]] = []
+
+                def sensor_checked_the_batch() -> bool:
+                    checks[:] = [
                         entry
                         for entry in control.requests(path_pattern=r"/tasks$", since=start)
                         if entry["method"] == "GET" and entry.get("status") == 200
                     ]
                     # A check counts the tasks per stage, then all of them (no stage filter) last.
-                    if any(is_total_count(entry) for entry in checks):
-                        break
-                    assert time.monotonic() < deadline, "the sensor never checked the batch"
-                    time.sleep(0.05)  # polling the request log, bounded by the deadline
+                    return any(is_total_count(entry) for entry in checks)
+
+                ango.wait_until(sensor_checked_the_batch, timeout=120, what="the sensor's check of the batch")
                 acted_after.append(max(entry["seq"] for entry in checks))
                 label_and_accept(control, project_id, "cam-2")
         except BaseException as error:  # reported by the test thread

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import httpx
@@ -56,9 +55,9 @@ def test_slow_fault_delays_but_applies_the_request(ango: AngoEmulator, api: http
     assert in_flight[0]["fault"] == "slow"
     # The client gave up, but the import reached the server and was applied: a POST that
     # timed out may have happened, which is why a client must not blindly re-send it.
-    deadline = time.monotonic() + 5
-    while ango.control.counts(project["_id"])["assets"] == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)  # polling the emulator's state, bounded by the deadline
+    ango.wait_until(
+        lambda: ango.control.counts(project["_id"])["assets"] == 1, timeout=5, what="the slow import"
+    )
     assert ango.control.counts(project["_id"])["assets"] == 1
     assert ango.control.requests(path_pattern="/cloud$")[0]["status"] == 200
 
