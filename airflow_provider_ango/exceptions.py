@@ -1,59 +1,33 @@
-"""Typed errors raised when talking to Ango Hub.
+"""The provider's errors: one hierarchy, each naming the item at fault and the fix.
 
-Every error carries the HTTP status (``None`` when no answer came back), the method, the
-path of the call and Ango's own message. Their text is built to be safe to log: any URL in
-it loses its query string (signed export URLs carry their signature there), and the
-transport replaces the API key and other known secrets before an error is built.
+``AngoProviderError`` is the base of everything the provider raises:
+
+- :class:`AngoApiError` and its subclasses: a call to Ango Hub failed (status, method, path and
+  Ango's own message; the text is scrubbed of keys and signatures);
+- :class:`AngoConfigError`: an argument or an input cannot work, so retrying the task would fail
+  the same way (an ``AirflowFailException``, and a ``ValueError``);
+- :class:`BucketError` and its subclasses: a bucket (S3, GCS, Azure Blob) operation failed;
+- the export side's integrity, format and landing errors.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from typing import Any
 
-from airflow.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-#: Ango's messages can be whole HTML error pages; keep enough to diagnose, not a page.
-MAX_MESSAGE_LENGTH = 500
-
-_REDACTED = "***"
-# A URL up to its query; the query (and fragment) is what a signed URL's signature lives in.
-_URL_WITH_QUERY = re.compile(r"(?P<base>https?://[^\s?#\"'<>]+)[?#][^\s\"'<>]*", re.IGNORECASE)
-# Signature parameters that show up without their URL (S3, GCS, Azure SAS, generic tokens).
-_SIGNATURE_PARAM = re.compile(
-    r"\b(?P<name>X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|X-Goog-Signature|X-Goog-Credential"
-    r"|Signature|sig|token|apikey|api_key)=[^\s&\"'<>]+",
-    re.IGNORECASE,
-)
+from airflow_provider_ango.redaction import redact_url, scrub_text, truncate
 
 
-def redact_url(url: str) -> str:
-    """Return ``url`` without its query string or fragment, marking that something was removed."""
-    base, sep, _rest = url.partition("?")
-    base, hash_sep, _fragment = base.partition("#")
-    return f"{base}?<redacted>" if (sep or hash_sep) else base
+class AngoProviderError(AirflowException):
+    """Base of every error the Ango Hub provider raises."""
 
 
-def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """Remove known secret values, URL query strings and signature parameters from ``text``."""
-    for secret in secrets:
-        # Very short values would blank out ordinary words; real keys and signatures are long.
-        if secret and len(secret) >= 6:
-            text = text.replace(secret, _REDACTED)
-    text = _URL_WITH_QUERY.sub(lambda match: f"{match.group('base')}?<redacted>", text)
-    return _SIGNATURE_PARAM.sub(lambda match: f"{match.group('name')}={_REDACTED}", text)
+class AngoConfigError(AngoProviderError, AirflowFailException, ValueError):
+    """An argument or input cannot work; the task fails at once instead of being retried."""
 
 
-def truncate(text: str, limit: int = MAX_MESSAGE_LENGTH) -> str:
-    """Cut ``text`` to ``limit`` characters, saying how much was dropped."""
-    text = text.strip()
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}... [{len(text) - limit} more characters]"
-
-
-class AngoApiError(AirflowException):
+class AngoApiError(AngoProviderError):
     """A call to Ango Hub failed.
 
     :param status: HTTP status of the answer, or ``None`` when the server never answered.
@@ -163,18 +137,86 @@ def error_class_for_status(status: int) -> type[AngoApiError]:
     return AngoApiError
 
 
+class AngoBatchNotFoundError(AngoNotFoundError, AngoConfigError):
+    """Batch names or ids that the project does not have (and were not to be created)."""
+
+    @classmethod
+    def of(
+        cls, project: Any, missing: list[str], option: str = "create_missing=True"
+    ) -> AngoBatchNotFoundError:
+        """The error for ``missing`` refs of ``project`` (a :class:`~.models.api.Project`)."""
+        return cls(
+            None,
+            "GET",
+            f"/v2/project/{project.id}",
+            f"batch(es) {', '.join(map(repr, missing))} are not batches of project {project.id} "
+            f"(its batches: {project.describe_batches()}); give batch names or ids of that project, "
+            f"create them in Ango Hub, or pass {option}",
+        )
+
+
+class AngoWindowError(AngoConfigError):
+    """A time window cannot be computed: no data interval, naive times, or its start after its end."""
+
+
+class AngoStageError(AngoConfigError):
+    """A workflow stage named in a wait is not a stage of the project."""
+
+
+class AngoExportConfigError(AngoConfigError):
+    """An export or landing argument cannot work (retrying would fail the same way)."""
+
+
+class AngoExportIntegrityError(AngoProviderError):
+    """A staged or downloaded export is not what was announced (short, corrupt, wrong checksum)."""
+
+
+class AngoExportFormatError(AngoProviderError, AirflowFailException):
+    """The export's content is not Ango's JSON array / NDJSON export format."""
+
+
+class AngoLandingError(AngoProviderError):
+    """Landing into the destination failed; nothing new is visible at the final prefix."""
+
+
+class BucketError(AngoProviderError):
+    """A bucket operation failed; the message names the bucket or object and what to do."""
+
+
+class BucketArgumentError(BucketError, ValueError):
+    """An argument is wrong (a key, a pattern, a time window, a byte range); nothing was sent."""
+
+
+class BucketUriError(BucketArgumentError):
+    """A bucket URI is malformed, or it does not fit the connection it is used with."""
+
+
+class BucketObjectNotFoundError(BucketError, FileNotFoundError):
+    """The object does not exist at the key."""
+
+
 __all__ = [
     "AngoAmbiguousWriteError",
     "AngoApiError",
     "AngoAuthError",
+    "AngoBatchNotFoundError",
+    "AngoConfigError",
     "AngoConnectionError",
+    "AngoExportConfigError",
     "AngoExportError",
+    "AngoExportFormatError",
+    "AngoExportIntegrityError",
+    "AngoLandingError",
     "AngoNotFoundError",
+    "AngoProviderError",
     "AngoRateLimitError",
     "AngoServerError",
+    "AngoStageError",
     "AngoValidationError",
+    "AngoWindowError",
+    "BucketArgumentError",
+    "BucketError",
+    "BucketObjectNotFoundError",
+    "BucketUriError",
     "error_class_for_status",
-    "redact_url",
-    "scrub_text",
-    "truncate",
 ]

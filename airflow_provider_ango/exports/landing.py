@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_ango.exports.errors import AngoExportConfigError, AngoExportIntegrityError
+from airflow_provider_ango.exceptions import AngoExportConfigError, AngoExportIntegrityError
 from airflow_provider_ango.exports.layouts import (
     LAYOUTS,
     Compression,

@@ -27,7 +27,7 @@ from typing import Any, Literal, Protocol
 
 import orjson
 
-from airflow_provider_ango.exports.errors import AngoExportConfigError, AngoExportFormatError
+from airflow_provider_ango.exceptions import AngoExportConfigError, AngoExportFormatError
 from airflow_provider_ango.exports.registry import FileEntry, FileRegistry
 from airflow_provider_ango.exports.safe_keys import asset_object_name
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from airflow_provider_ango.exports.errors import AngoExportConfigError
+from airflow_provider_ango.exceptions import AngoExportConfigError
 from airflow_provider_ango.hooks.bucket import BucketHook, BucketUriError, parse_bucket_uri
 
 

@@ -17,7 +17,7 @@ from typing import IO, Any
 import ijson
 import orjson
 
-from airflow_provider_ango.exports.errors import AngoExportFormatError
+from airflow_provider_ango.exceptions import AngoExportFormatError
 
 READ_CHUNK = 256 * 1024
 _JSON_SUFFIXES = (".json",)

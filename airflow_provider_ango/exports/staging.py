@@ -24,8 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_ango.exceptions import AngoAuthError, AngoExportError
-from airflow_provider_ango.exports.errors import AngoExportIntegrityError
+from airflow_provider_ango.exceptions import AngoAuthError, AngoExportError, AngoExportIntegrityError
 from airflow_provider_ango.exports.progress import Progress
 from airflow_provider_ango.exports.records import member_format
 from airflow_provider_ango.exports.zipcheck import ZipTail, check_zip_tail

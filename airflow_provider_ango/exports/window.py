@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from airflow_provider_ango.exports.errors import AngoExportConfigError
+from airflow_provider_ango.exceptions import AngoExportConfigError
 from airflow_provider_ango.models.filters import TimeWindow
 
 _BOUND_KEYS = {"gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte"}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from airflow_provider_ango.exports.errors import AngoExportIntegrityError
+from airflow_provider_ango.exceptions import AngoExportIntegrityError
 
 TAIL_BYTES = 4 * 1024 * 1024
 _LOCAL_HEADER = b"PK\x03\x04"

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from airflow_provider_ango.exceptions import AngoAmbiguousWriteError
+from airflow_provider_ango.exceptions import AngoAmbiguousWriteError, AngoBatchNotFoundError
 from airflow_provider_ango.hooks.ango import AngoHubHook
 from airflow_provider_ango.imports.fingerprints import FingerprintSet, fingerprint
 from airflow_provider_ango.imports.presence import (
@@ -38,10 +38,6 @@ from airflow_provider_ango.models.imports import AngoImportItem, validation_reas
 #: ``(source, line_number, line)`` for every non-blank line of every manifest shard, in order.
 ManifestLines = Callable[[], Iterator[tuple[str, int, bytes]]]
 MAX_LOGGED_INVALID = 10
-
-
-class ManifestBatchError(ValueError):
-    """Items name batches that do not exist and creating them was not allowed."""
 
 
 @dataclass
@@ -162,30 +158,24 @@ class AssetImporter:
 
     # -- step 3 -----------------------------------------------------------------------
     def batch_ids(self, names: set[str]) -> dict[str, str]:
-        wanted = sorted(names | set(self.settings.batches))
+        settings = self.settings
+        wanted = sorted(names | set(settings.batches))
         if not wanted:
             return {}
-        project = self.hook.get_project(self.settings.project_id)
-        known = project.batch_ids_by_name()
-        ids = {batch.id for batch in project.batches}
-        missing = [name for name in wanted if name not in known and name not in ids]
-        if missing and self.settings.dry_run:
+        project = self.hook.get_project(settings.project_id)
+        found, missing = project.batch_ids(wanted)
+        if missing and settings.dry_run:
             self.counts.would_create_batches = missing
             self.log.info("Dry run: would create batch(es) %s", ", ".join(map(repr, missing)))
-            return {**known, **{name: f"<new:{name}>" for name in missing}, **{i: i for i in ids}}
-        if missing and not self.settings.create_missing_batches:
-            raise ManifestBatchError(
-                f"batch(es) {', '.join(map(repr, missing))} are not in project {self.settings.project_id}; "
-                "create them in Ango Hub or pass create_missing_batches=True"
-            )
+            return {**found, **{name: f"<new:{name}>" for name in missing}}
+        if missing and not settings.create_missing_batches:
+            raise AngoBatchNotFoundError.of(project, missing, "create_missing_batches=True")
+        resolved = self.hook.resolve_batches(
+            settings.project_id, wanted, create_missing=True, project=project
+        )
         if missing:
-            known.update(
-                self.hook.resolve_batches(
-                    self.settings.project_id, missing, create_missing=True, known_batches=known
-                )
-            )
             self.log.info("Created batch(es) %s", ", ".join(map(repr, missing)))
-        return {**known, **{i: i for i in ids}}
+        return resolved
 
     # -- step 4 -----------------------------------------------------------------------
     def run(self, lines: ManifestLines) -> ImportCounts:
@@ -304,4 +294,4 @@ class AssetImporter:
         return result
 
 
-__all__ = ["AssetImporter", "ImportCounts", "ImportSettings", "ManifestBatchError", "ManifestLines"]
+__all__ = ["AssetImporter", "ImportCounts", "ImportSettings", "ManifestLines"]

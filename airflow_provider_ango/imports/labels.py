@@ -28,8 +28,8 @@ import orjson
 from pydantic import ValidationError
 
 from airflow_provider_ango.exceptions import AngoAmbiguousWriteError
-from airflow_provider_ango.hooks._asset_import import chunked
 from airflow_provider_ango.hooks.ango import AngoHubHook
+from airflow_provider_ango.hooks.ango.endpoints import chunked
 from airflow_provider_ango.imports.fingerprints import FingerprintSet, fingerprint
 from airflow_provider_ango.imports.presence import DEFAULT_PAGE_SIZE, asset_external_id, list_present
 from airflow_provider_ango.imports.progress import LogLike, Progress

@@ -7,6 +7,7 @@ names (``_id``, ``externalId``, ...) are aliases, and models accept either on in
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -76,6 +77,29 @@ class Project(AngoModel):
         for batch in self.batches:
             ids.setdefault(batch.name, batch.id)
         return ids
+
+    def batch_ids(self, refs: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+        """``(ref -> batch id, refs the project lacks)`` for batch ids or names, in order, once each.
+
+        A ref that is the id of one of the project's batches stands for itself; otherwise it is a
+        name. This is the one place where batch references are resolved (import, export, stage wait).
+        """
+        ids = {batch.id for batch in self.batches}
+        by_name = self.batch_ids_by_name()
+        found: dict[str, str] = {}
+        missing: list[str] = []
+        for ref in dict.fromkeys(refs):
+            if ref in ids:
+                found[ref] = ref
+            elif ref in by_name:
+                found[ref] = by_name[ref]
+            else:
+                missing.append(ref)
+        return found, missing
+
+    def describe_batches(self) -> str:
+        """The project's batch names for an error message (``none`` when it has none)."""
+        return ", ".join(repr(batch.name) for batch in self.batches) or "none"
 
 
 class Asset(AngoModel):

@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from airflow_provider_ango.exceptions import redact_url
 from airflow_provider_ango.models.filters import TimeWindow
+from airflow_provider_ango.redaction import redact_url
 
 ExportFormat = Literal["json", "ndjson"]
 ExportType = Literal["task", "issue"]
 TaskType = Literal["default", "consensus", "benchmark"]
 
 
-def _json_param(value: Any) -> str:
-    # Compact JSON: what Ango parses, and the shortest query string.
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _bool_param(value: bool) -> str:
-    # Ango reads the strings "true"/"false"; Python's str(True) would send "True".
-    return "true" if value else "false"
-
-
 class ExportOptions(BaseModel):
     """Every option of ``GET /v2/export``, validated before anything is sent.
 
     Defaults follow Ango's UI: JSON, tasks, only the ``Complete`` stage. Annotation metadata
-    and stage history are included, and nobody is notified or e-mailed.
+    and stage history are included, and nobody is notified or e-mailed. The query string Ango
+    receives is built by :func:`airflow_provider_ango.hooks.ango.endpoints.export_query`.
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
@@ -77,30 +67,6 @@ class ExportOptions(BaseModel):
         if values is not None and any(not str(value).strip() for value in values):
             raise ValueError("stage and batch lists must not contain empty names")
         return values
-
-    def to_query_params(self, project_id: str) -> dict[str, str]:
-        """The query string of the export call, in the order Ango documents it."""
-        params: dict[str, str] = {
-            "project": project_id,
-            "format": self.format,
-            "type": self.export_type,
-            "stage": _json_param(self.stages),
-        }
-        if self.batches is not None:
-            params["batches"] = _json_param(self.batches)
-        if self.task_types is not None:
-            params["taskTypes"] = _json_param(self.task_types)
-        params["includeMetadata"] = _bool_param(self.include_metadata)
-        params["includeHistory"] = _bool_param(self.include_history)
-        params["includeOnlyKeyFrames"] = _bool_param(self.include_only_key_frames)
-        params["includeIdleBlurDurations"] = _bool_param(self.include_idle_blur_durations)
-        params["sendEmail"] = _bool_param(self.send_email)
-        params["doNotNotify"] = _bool_param(self.do_not_notify)
-        if self.updated_at is not None:
-            params["updatedAt"] = _json_param(self.updated_at.to_api())
-        if self.created_at is not None:
-            params["createdAt"] = _json_param(self.created_at.to_api())
-        return params
 
 
 class SignedUrl:

@@ -19,8 +19,7 @@ from typing import Any, Literal
 
 from airflow.sdk import Asset, BaseOperator, Context, conf
 
-from airflow_provider_ango.exceptions import AngoExportError
-from airflow_provider_ango.exports.errors import AngoExportConfigError
+from airflow_provider_ango.exceptions import AngoExportConfigError, AngoExportError
 from airflow_provider_ango.exports.landing import Destination, land, spool_staged_zip
 from airflow_provider_ango.exports.layouts import LAYOUTS, Compression
 from airflow_provider_ango.exports.locations import bucket_root, object_in_bucket
@@ -28,7 +27,7 @@ from airflow_provider_ango.exports.safe_keys import safe_path_segment
 from airflow_provider_ango.exports.sealing import unseal_url
 from airflow_provider_ango.exports.staging import STAGED_NAME, stage_export, staged_summary
 from airflow_provider_ango.exports.window import WindowArg, coerce_window, incremental_window, window_summary
-from airflow_provider_ango.hooks.ango import AngoHubHook
+from airflow_provider_ango.hooks.ango import AngoHubHook, endpoints
 from airflow_provider_ango.models.export import ExportOptions, SignedUrl
 from airflow_provider_ango.triggers.exports import AngoExportTrigger
 
@@ -215,7 +214,7 @@ class AngoTriggerExportOperator(BaseOperator):
             first_url=first_url,
             max_url_refreshes=self.max_url_refreshes,
         )
-        params = options.to_query_params(self.project_id)
+        params = endpoints.export_query(self.project_id, options)
         return staged_summary(
             staged,
             {

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_ango.exports.errors import AngoExportConfigError
+from airflow_provider_ango.exceptions import AngoExportConfigError
 
 if TYPE_CHECKING:
     from airflow_provider_ango.hooks.ango import AngoHubHook

@@ -19,11 +19,12 @@ from typing import Any
 
 from airflow.triggers.base import TriggerEvent
 
-from airflow_provider_ango.exceptions import AngoApiError, scrub_text
+from airflow_provider_ango.exceptions import AngoApiError
 from airflow_provider_ango.hooks.ango import AngoHubHook
 from airflow_provider_ango.hooks.bucket import BucketError
 from airflow_provider_ango.imports.presence import DEFAULT_PAGE_SIZE, alist_present, task_external_id
 from airflow_provider_ango.imports.sources import BucketFiles, manifest_fingerprints
+from airflow_provider_ango.redaction import scrub_text
 from airflow_provider_ango.triggers._polling import PollingTrigger
 
 

@@ -185,7 +185,7 @@ def test_every_export_option_reaches_ango(
 
 
 def test_bad_arguments_fail_early_naming_the_fix(ango: AngoEmulator, ango_connection: str) -> None:
-    from airflow_provider_ango.exports.errors import AngoExportConfigError
+    from airflow_provider_ango.exceptions import AngoExportConfigError
 
     project = seed_labeled(ango, ["a.jpg"], batches=["night"])
     with pytest.raises(ValueError, match="do not pass both"):

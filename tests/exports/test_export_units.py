@@ -91,7 +91,7 @@ def test_adjacent_windows_share_their_boundary_after_flooring() -> None:
     ],
 )
 def test_bad_windows_are_named(value: Any, message: str) -> None:
-    from airflow_provider_ango.exports.errors import AngoExportConfigError
+    from airflow_provider_ango.exceptions import AngoExportConfigError
     from airflow_provider_ango.exports.window import coerce_window
 
     with pytest.raises(AngoExportConfigError, match=message):
@@ -133,7 +133,7 @@ def test_ndjson_records_skip_blank_lines(tmp_path: Path) -> None:
     ],
 )
 def test_bad_exports_are_named(tmp_path: Path, name: str, content: bytes, message: str) -> None:
-    from airflow_provider_ango.exports.errors import AngoExportFormatError
+    from airflow_provider_ango.exceptions import AngoExportFormatError
     from airflow_provider_ango.exports.records import iter_zip_records
 
     with pytest.raises(AngoExportFormatError, match=message):
@@ -175,7 +175,7 @@ def test_zip_tail_accepts_a_whole_zip() -> None:
     ],
 )
 def test_zip_tail_rejects_cut_or_foreign_bodies(mangle: Any, message: str) -> None:
-    from airflow_provider_ango.exports.errors import AngoExportIntegrityError
+    from airflow_provider_ango.exceptions import AngoExportIntegrityError
     from airflow_provider_ango.exports.zipcheck import check_zip_tail
 
     with pytest.raises(AngoExportIntegrityError, match=message):
@@ -213,7 +213,7 @@ def test_parts_roll_over_by_rows_and_bytes(tmp_path: Path) -> None:
 
 
 def test_a_failing_record_aborts_the_part_in_progress(tmp_path: Path) -> None:
-    from airflow_provider_ango.exports.errors import AngoExportFormatError
+    from airflow_provider_ango.exceptions import AngoExportFormatError
     from airflow_provider_ango.exports.layouts import PartWriter, write_records
     from airflow_provider_ango.exports.registry import FileRegistry
 
@@ -263,7 +263,7 @@ def test_default_asset_is_the_static_part_of_the_destination() -> None:
 
 
 def test_source_info_accepts_the_xcom_or_a_uri() -> None:
-    from airflow_provider_ango.exports.errors import AngoExportConfigError
+    from airflow_provider_ango.exceptions import AngoExportConfigError
     from airflow_provider_ango.operators.exports import source_info
 
     assert source_info("s3://b/x/export.zip") == {"staging_uri": "s3://b/x/export.zip"}

@@ -138,7 +138,7 @@ def test_review_stage_counts_tasks_past_it_as_done(ango: AngoEmulator, ango_conn
 
 
 def test_empty_batch_is_not_done_and_bad_names_are_named(ango: AngoEmulator, ango_connection: str) -> None:
-    from airflow_provider_ango.exports.errors import AngoExportConfigError
+    from airflow_provider_ango.exceptions import AngoExportConfigError
 
     project = ango.control.seed_project(name="empty", batches=["later"], assets=0)
     assert not _sensor(project_id=project["_id"], batch="later", deferrable=False).poke({}).is_done

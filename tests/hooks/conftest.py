@@ -48,8 +48,8 @@ def make_hook(waits: RecordedWaits) -> Iterator[HookFactory]:
             **kwargs,
         }
         hook = AngoHubHook(**options)
-        hook._sleep = waits
-        hook._async_sleep = waits.asleep
+        hook.session.sleep = waits
+        hook.session.async_sleep = waits.asleep
         made.append(hook)
         return hook
 

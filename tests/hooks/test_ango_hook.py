@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from airflow_provider_ango.exceptions import AngoAuthError, AngoNotFoundError, AngoValidationError
+from airflow_provider_ango.hooks.ango import endpoints
 from airflow_provider_ango.models import (
     AssetFilter,
     CategorySchema,
@@ -53,7 +54,7 @@ def only(ango: AngoEmulator, path_regex: str, method: str) -> dict[str, Any]:
 def assert_hook_headers(entry: dict[str, Any], hook: AngoHubHook, *, json_body: bool) -> None:
     headers = entry["headers"]
     assert entry["apikeyValid"] is True
-    assert hook.settings.api_key not in json.dumps(entry)  # the log redacts it; we never send it elsewhere
+    assert hook.session.settings.api_key not in json.dumps(entry)  # the log redacts it
     assert headers["user-agent"] == hook.user_agent
     assert headers["user-agent"].startswith("airflow-provider-ango/")
     assert headers["accept"] == "application/json"
@@ -159,19 +160,32 @@ def test_resolve_batches_reads_the_project_once_and_creates_only_missing(
     assert resolved == {name: after[name] for name in ("b2", "new-night", "b1")}
 
 
-def test_resolve_batches_with_known_batches_reads_no_project(
+def test_resolve_batches_with_a_project_just_read_reads_no_project(
     ango: AngoEmulator, hook: AngoHubHook, project: dict[str, Any]
 ) -> None:
-    known = hook.get_project(project["_id"]).batch_ids_by_name()
+    read = hook.get_project(project["_id"])
     ango.control.clear_requests()
 
-    resolved = hook.resolve_batches(project["_id"], ["b1", "fresh"], create_missing=True, known_batches=known)
+    resolved = hook.resolve_batches(project["_id"], ["b1", "fresh"], create_missing=True, project=read)
 
     assert logged(ango, f"/v2/project/{project['_id']}", "GET") == []
     assert only(ango, f"/v2/batches/{project['_id']}", "POST")["body"] == {"name": "fresh"}
     assert resolved == {
         name: hook.get_project(project["_id"]).batch_ids_by_name()[name] for name in ("b1", "fresh")
     }
+
+
+def test_resolve_batches_takes_ids_and_names_alike(
+    ango: AngoEmulator, hook: AngoHubHook, project: dict[str, Any]
+) -> None:
+    by_name = hook.get_project(project["_id"]).batch_ids_by_name()
+    ango.control.clear_requests()
+
+    resolved = hook.resolve_batches(project["_id"], [by_name["b2"], "b1"])
+
+    assert resolved == {by_name["b2"]: by_name["b2"], "b1": by_name["b1"]}
+    assert len(logged(ango, f"/v2/project/{project['_id']}", "GET")) == 1
+    assert logged(ango, f"/v2/batches/{project['_id']}", "POST") == []
 
 
 def test_resolve_batches_without_create_names_every_missing_batch(
@@ -401,7 +415,7 @@ def test_request_export_and_stream_it(ango: AngoEmulator, hook: AngoHubHook, pro
 
     entry = only(ango, "/v2/export", "GET")
     assert_hook_headers(entry, hook, json_body=False)
-    assert entry["queryParams"] == options.to_query_params(project["_id"])
+    assert entry["queryParams"] == endpoints.export_query(project["_id"], options)
     assert isinstance(url, SignedUrl)
     assert "Signature" not in str(url)
     assert "Signature" not in repr(url)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from airflow_provider_ango.exceptions import AngoNotFoundError, AngoServerError
+from airflow_provider_ango.hooks.ango import endpoints
 from airflow_provider_ango.models import ExportOptions, SignedUrl, TaskFilter
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ async def test_arequest_export(ango: AngoEmulator, hook: AngoHubHook, project: d
     await hook.aclose()
 
     assert isinstance(url, SignedUrl)
-    assert logged(ango, "/v2/export")[0]["queryParams"] == options.to_query_params(project["_id"])
+    assert logged(ango, "/v2/export")[0]["queryParams"] == endpoints.export_query(project["_id"], options)
     with hook.open_export_stream(url) as chunks:
         assert b"".join(chunks).startswith(b"PK")
 

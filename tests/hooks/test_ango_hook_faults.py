@@ -362,7 +362,7 @@ def test_expired_signed_url_is_an_auth_error_without_the_signature(
 def test_key_and_signatures_never_reach_errors_or_logs(
     ango: AngoEmulator, hook: AngoHubHook, project: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
-    key = hook.settings.api_key
+    key = hook.session.settings.api_key
     caplog.set_level(logging.DEBUG)
     ango.control.add_fault("^/v2/project/", "status", status=500, count=10)
     ango.control.add_fault("/cloud$", "status", status=502)

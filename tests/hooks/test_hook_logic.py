@@ -9,10 +9,9 @@ import httpx
 import pytest
 from pydantic import BaseModel, Field
 
-from airflow_provider_ango.hooks import _endpoints as endpoints
-from airflow_provider_ango.hooks._asset_import import import_item_payload
-from airflow_provider_ango.hooks._transport import RetryPolicy, Transport
-from airflow_provider_ango.hooks.ango import AngoHubHook, base_url_from_host, chunked
+from airflow_provider_ango.hooks.ango import AngoHubHook, base_url_from_host, endpoints
+from airflow_provider_ango.hooks.ango.endpoints import chunked, import_item_payload
+from airflow_provider_ango.hooks.ango.transport import RetryPolicy, Transport
 
 KEY = "unit-test-api-key-0123456789"
 
@@ -111,8 +110,8 @@ class TestEndpoints:
 class TestHookConstruction:
     def test_init_touches_no_connection(self) -> None:
         hook = AngoHubHook(ango_conn_id="does_not_exist_anywhere")
-        assert "settings" not in hook.__dict__
-        assert "client" not in hook.__dict__
+        assert "settings" not in hook.session.__dict__
+        assert "client" not in hook.session.__dict__
         hook.close()
 
     def test_user_agent_names_provider_and_airflow(self) -> None:
@@ -202,7 +201,7 @@ class TestResolveBatchesFallback:
     """ango-api.md only promises ``project {_id, name}`` from create-batch: ids may need one re-read."""
 
     def test_one_more_project_read_when_the_create_answer_lists_no_batches(self) -> None:
-        from airflow_provider_ango.hooks._core import AngoConnectionSettings
+        from airflow_provider_ango.hooks.ango.connection import AngoConnectionSettings
 
         project_id = "65a1b2c3d4e5f60718293a4b"
         batches = [{"_id": "65a1b2c3d4e5f60718293a01", "name": "old"}]
@@ -220,8 +219,8 @@ class TestResolveBatchesFallback:
             return httpx.Response(200, json={"status": "success", "data": {"project": project}})
 
         hook = AngoHubHook(ango_conn_id="unused")
-        hook.__dict__["settings"] = AngoConnectionSettings("http://ango.test", KEY)
-        hook.__dict__["client"] = httpx.Client(
+        hook.session.__dict__["settings"] = AngoConnectionSettings("http://ango.test", KEY)
+        hook.session.__dict__["client"] = httpx.Client(
             base_url="http://ango.test", transport=httpx.MockTransport(answer)
         )
 

@@ -17,11 +17,8 @@ from airflow_provider_ango.exceptions import (
     AngoServerError,
     AngoValidationError,
     error_class_for_status,
-    redact_url,
-    scrub_text,
-    truncate,
 )
-from airflow_provider_ango.hooks._transport import (
+from airflow_provider_ango.hooks.ango.transport import (
     ApiCall,
     RetryPolicy,
     Verdict,
@@ -31,6 +28,7 @@ from airflow_provider_ango.hooks._transport import (
     verdict_for_status,
     verdict_for_transport_error,
 )
+from airflow_provider_ango.redaction import redact_url, scrub_text, truncate
 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=timezone.utc)
 SIGNED = (

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
+from airflow_provider_ango.hooks.ango import endpoints
 from airflow_provider_ango.models import ExportOptions, SignedUrl, TaskFilter, TimeWindow, format_ango_time
 from airflow_provider_ango.models.filters import AssetFilter
 
@@ -80,7 +81,7 @@ class TestTimeWindow:
 
 class TestExportOptions:
     def test_defaults(self) -> None:
-        assert ExportOptions().to_query_params(PROJECT) == {
+        assert endpoints.export_query(PROJECT, ExportOptions()) == {
             "project": PROJECT,
             "format": "json",
             "type": "task",
@@ -109,7 +110,7 @@ class TestExportOptions:
             updated_at=TimeWindow(gt=datetime(2026, 5, 1, 2, tzinfo=PLUS_TWO)),
             created_at=TimeWindow(lte=datetime(2026, 5, 3, tzinfo=UTC)),
         )
-        params = options.to_query_params(PROJECT)
+        params = endpoints.export_query(PROJECT, options)
         assert params == {
             "project": PROJECT,
             "format": "ndjson",

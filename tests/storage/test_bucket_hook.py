@@ -12,7 +12,6 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from airflow_provider_ango.hooks import _bucket_s3
 from airflow_provider_ango.hooks.bucket import (
     BucketArgumentError,
     BucketHook,
@@ -20,6 +19,7 @@ from airflow_provider_ango.hooks.bucket import (
     BucketObjectNotFoundError,
     BucketUriError,
 )
+from airflow_provider_ango.hooks.bucket import s3 as _bucket_s3
 from airflow_provider_ango.testing.plugin import TestBucket
 from tests.storage._bucket_helpers import sdk_putter, seed
 

@@ -15,8 +15,6 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from airflow_provider_ango.hooks._bucket_base import Upload
-from airflow_provider_ango.hooks._bucket_select import KeyFilter, TimeWindow
 from airflow_provider_ango.hooks.bucket import (
     BucketArgumentError,
     BucketError,
@@ -28,6 +26,8 @@ from airflow_provider_ango.hooks.bucket import (
     parse_bucket_uri,
     s3_object_url,
 )
+from airflow_provider_ango.hooks.bucket.base import Upload
+from airflow_provider_ango.hooks.bucket.select import KeyFilter, TimeWindow
 
 # -- URIs ----------------------------------------------------------------------------------------
 
@@ -125,23 +125,23 @@ def test_s3_url_uses_the_virtual_host_form_with_the_region(
 
 
 def test_custom_endpoint_urls_never_carry_credentials_or_queries() -> None:
-    from airflow_provider_ango.hooks._bucket_address import endpoint_base
+    from airflow_provider_ango.hooks.bucket.address import endpoint_base
 
     assert endpoint_base("http://user:secret@minio.local:9000/", "b") == "http://minio.local:9000/b/"
     assert endpoint_base("https://h.example/sub/?sig=abc#x", "b") == "https://h.example/sub/b/"
 
 
 def test_content_type_is_guessed_from_the_extension_only() -> None:
-    from airflow_provider_ango.hooks.bucket import _guess_content_type
+    from airflow_provider_ango.hooks.bucket.address import content_type_for
 
-    assert _guess_content_type("a/b.jpg") == "image/jpeg"
-    assert _guess_content_type("q?x.json") == "application/json"
-    assert _guess_content_type("data:image/png,xx") == "application/octet-stream"
-    assert _guess_content_type("no-extension") == "application/octet-stream"
+    assert content_type_for("a/b.jpg") == "image/jpeg"
+    assert content_type_for("q?x.json") == "application/json"
+    assert content_type_for("data:image/png,xx") == "application/octet-stream"
+    assert content_type_for("no-extension") == "application/octet-stream"
 
 
 def test_chunk_reader_reads_any_way_it_is_asked() -> None:
-    from airflow_provider_ango.hooks._bucket_streams import ChunkReader
+    from airflow_provider_ango.hooks.bucket.streams import ChunkReader
 
     def stream() -> io.BufferedReader:
         return io.BufferedReader(ChunkReader(iter([b"ab", b"", b"cdef", b"g"])), buffer_size=3)
@@ -435,7 +435,7 @@ def test_azure_urls_and_errors_never_carry_a_sas_token() -> None:
 
     from azure.core.exceptions import ServiceRequestError
 
-    from airflow_provider_ango.hooks._bucket_azure import AzureStore
+    from airflow_provider_ango.hooks.bucket.azure import AzureStore
 
     store = AzureStore(BucketLocation("azure", "box", account="acct1"), "wasb_sas")
     # a connection given as a SAS URL leaves the token in the client's endpoint

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from airflow_provider_ango.hooks._bucket_base import BucketArgumentError
+from airflow_provider_ango.hooks.bucket.base import BucketArgumentError
 
 
 def glob_to_regex(pattern: str) -> str:

@@ -1,24 +1,31 @@
-"""Ango Hub endpoints as :class:`ApiCall` builders, plus parsers of their answers.
+"""Ango Hub endpoints as :class:`ApiCall` builders, plus parsers of their answers. No I/O.
 
-One function per row of the endpoint table in ango-api.md, so the sync and async hook
-methods send byte-identical requests and the paths, query parameters and bodies live in
-one place. ``idempotent=False`` marks the writes that must never be re-sent blindly.
+One function per endpoint the provider uses, so the sync and async hook methods send
+byte-identical requests and the paths, query parameters and bodies live in one place.
+``idempotent=False`` marks the writes that must never be re-sent blindly.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel
 
-from airflow_provider_ango.hooks._transport import ApiCall
-from airflow_provider_ango.models.api import Page
-from airflow_provider_ango.models.export import ExportOptions
+from airflow_provider_ango.exceptions import AngoApiError, AngoExportError
+from airflow_provider_ango.hooks.ango.transport import ApiCall
+from airflow_provider_ango.models.api import ImportChunkReceipt, Page, Project
+from airflow_provider_ango.models.export import ExportOptions, SignedUrl
+from airflow_provider_ango.models.filters import AssetFilter, TaskFilter
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+ItemT = TypeVar("ItemT")
+ImportItem = Mapping[str, Any] | BaseModel
+TaskFilterArg = TaskFilter | Mapping[str, Any] | None
+AssetFilterArg = AssetFilter | Mapping[str, Any] | None
 
 StorageProvider = Literal["AWS", "GCP", "AZURE"]
 Metric = Literal[
@@ -40,10 +47,12 @@ def segment(value: str) -> str:
 
 
 def json_param(value: Any) -> str:
+    # Compact JSON: what Ango parses, and the shortest query string.
     return json.dumps(value, separators=(",", ":"))
 
 
 def bool_param(value: bool) -> str:
+    # Ango reads the strings "true"/"false"; Python's str(True) would send "True".
     return "true" if value else "false"
 
 
@@ -78,8 +87,9 @@ def create_batch(project_id: str, name: str) -> ApiCall:
 
 
 # -- assets and tasks -------------------------------------------------------------------
-def list_assets(project_id: str, page: int, limit: int, filters: Mapping[str, Any]) -> ApiCall:
-    params = {"page": str(page), "limit": str(limit), "filters": json_param(dict(filters))}
+def list_assets(project_id: str, page: int, limit: int, filters: AssetFilterArg) -> ApiCall:
+    body = filters.to_api() if isinstance(filters, AssetFilter) else dict(filters or {})
+    params = {"page": str(page), "limit": str(limit), "filters": json_param(body)}
     return ApiCall("GET", f"/v2/project/{segment(project_id)}/assets", params=params)
 
 
@@ -87,17 +97,18 @@ def list_tasks(
     project_id: str,
     page: int,
     limit: int,
-    task_filter: Mapping[str, Any],
+    task_filter: TaskFilterArg,
     *,
-    include_answer: bool,
-    sort: str | None,
-    fields: Sequence[str] | str | None,
+    include_answer: bool = False,
+    sort: str | None = None,
+    fields: Sequence[str] | str | None = None,
 ) -> ApiCall:
+    body = task_filter.to_api() if isinstance(task_filter, TaskFilter) else dict(task_filter or {})
     params = {
         "page": str(page),
         "limit": str(limit),
         "includeAnswer": bool_param(include_answer),
-        "filter": json_param(dict(task_filter)),
+        "filter": json_param(body),
     }
     if sort:
         params["sort"] = sort
@@ -132,6 +143,26 @@ def import_labels(project_id: str, items: list[dict[str, Any]]) -> ApiCall:
     return ApiCall("POST", "/v2/import/labels", body=body, idempotent=False)
 
 
+def requeue_selection(
+    task_ids: Sequence[str],
+    external_ids: Sequence[str],
+    asset_ids: Sequence[str],
+    from_stage_ids: Sequence[str],
+) -> dict[str, list[str]]:
+    """The requeue ``filters``: only the selectors given (they combine with AND; an empty list would
+    match nothing), and never none at all, which the REST documentation says requeues every task."""
+    selectors = {
+        "taskIds": list(task_ids),
+        "externalIds": list(external_ids),
+        "assetIds": list(asset_ids),
+        "fromStageIds": list(from_stage_ids),
+    }
+    filters = {key: values for key, values in selectors.items() if values}
+    if not filters:
+        raise ValueError("requeue_tasks needs task_ids, external_ids, asset_ids or from_stage_ids")
+    return filters
+
+
 def requeue_tasks(
     project_id: str, to_stage_id: str, filters: Mapping[str, list[str]], options: Mapping[str, bool]
 ) -> ApiCall:
@@ -142,7 +173,35 @@ def requeue_tasks(
 
 # -- export, storages, metrics ------------------------------------------------------------
 def request_export(project_id: str, options: ExportOptions) -> ApiCall:
-    return ApiCall("GET", "/v2/export", params=options.to_query_params(project_id))
+    return ApiCall("GET", "/v2/export", params=export_query(project_id, options))
+
+
+def export_query(project_id: str, options: ExportOptions) -> dict[str, str]:
+    """The query string of the export call, in the order Ango documents it."""
+    params: dict[str, str] = {
+        "project": project_id,
+        "format": options.format,
+        "type": options.export_type,
+        "stage": json_param(options.stages),
+    }
+    if options.batches is not None:
+        params["batches"] = json_param(options.batches)
+    if options.task_types is not None:
+        params["taskTypes"] = json_param(options.task_types)
+    switches = {
+        "includeMetadata": options.include_metadata,
+        "includeHistory": options.include_history,
+        "includeOnlyKeyFrames": options.include_only_key_frames,
+        "includeIdleBlurDurations": options.include_idle_blur_durations,
+        "sendEmail": options.send_email,
+        "doNotNotify": options.do_not_notify,
+    }
+    params.update({name: bool_param(value) for name, value in switches.items()})
+    if options.updated_at is not None:
+        params["updatedAt"] = json_param(options.updated_at.to_api())
+    if options.created_at is not None:
+        params["createdAt"] = json_param(options.created_at.to_api())
+    return params
 
 
 def list_storages(storage_id: str | None) -> ApiCall:
@@ -196,6 +255,48 @@ def get_metric(project_id: str, metric: Metric) -> ApiCall:
     return ApiCall("GET", f"/v2/{segment(project_id)}/overview/{segment(metric)}")
 
 
+# -- import payloads ----------------------------------------------------------------------
+def chunked(items: Iterable[ItemT], size: int) -> Iterator[list[ItemT]]:
+    """Lists of up to ``size`` items pulled lazily from ``items``: one chunk in memory at a time."""
+    if size < 1:
+        raise ValueError(f"chunk size must be >= 1, got {size}")
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def import_item_payload(item: ImportItem, kind: str, position: int) -> dict[str, Any]:
+    """The JSON object of one import item; refuses an item without ``externalId`` up front."""
+    if isinstance(item, BaseModel):
+        payload = item.model_dump(by_alias=True, exclude_none=True, mode="json")
+    else:
+        payload = dict(item)
+    if not payload.get("externalId"):
+        raise ValueError(
+            f"{kind} #{position} has no externalId; every {kind} needs one (got {str(payload)[:200]})"
+        )
+    return payload
+
+
+def import_payloads(
+    items: Iterable[ImportItem], chunk_size: int, kind: str
+) -> Iterator[list[dict[str, Any]]]:
+    """The JSON bodies' item lists, ``chunk_size`` items each, numbered across chunks for errors."""
+    position = itertools.count()
+    for chunk in chunked(items, chunk_size):
+        yield [import_item_payload(item, kind, next(position)) for item in chunk]
+
+
+def receipt(index: int, payload: list[dict[str, Any]], data: Any) -> ImportChunkReceipt:
+    return ImportChunkReceipt(
+        chunk_index=index,
+        item_count=len(payload),
+        first_external_id=payload[0].get("externalId"),
+        last_external_id=payload[-1].get("externalId"),
+        response=data,
+    )
+
+
 # -- answer parsing ---------------------------------------------------------------------
 def field_of(data: Any, key: str) -> Any:
     """``data[key]`` of an answer, or a clear error naming what was missing."""
@@ -212,3 +313,24 @@ def parse_page(data: Any, key: str, model: type[ModelT], page: int, limit: int) 
     return Page[model](  # type: ignore[valid-type]
         items=items, total=int(total) if total is not None else None, page=page, limit=limit
     )
+
+
+def total_of(page: Page[Any]) -> int:
+    if page.total is None:
+        raise AngoApiError(None, "GET", "-", "Ango Hub answered without 'total'; cannot count")
+    return page.total
+
+
+def signed_url(data: Any) -> SignedUrl:
+    export_path = data.get("exportPath") if isinstance(data, Mapping) else None
+    if not isinstance(export_path, str) or not export_path:
+        raise AngoExportError(200, "GET", "/v2/export", "the export answer has no exportPath")
+    return SignedUrl(export_path)
+
+
+def batches_of_answer(project_id: str, data: Any) -> dict[str, str]:
+    """Batch name -> id from a create-batch answer (empty when the answer does not list them)."""
+    project = data.get("project") if isinstance(data, Mapping) else None
+    batches = project.get("batches") if isinstance(project, Mapping) else None
+    listed = Project.model_validate({"_id": project_id, "name": "", "batches": batches or []})
+    return listed.batch_ids_by_name()

@@ -13,6 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import httpx
 
@@ -22,14 +23,15 @@ from airflow_provider_ango.exceptions import (
     AngoConnectionError,
     AngoExportError,
     error_class_for_status,
-    redact_url,
 )
-from airflow_provider_ango.hooks._transport import (
+from airflow_provider_ango.hooks.ango.connection import http_timeout, user_agent
+from airflow_provider_ango.hooks.ango.transport import (
     RETRYABLE_STATUSES,
     RetryPolicy,
     full_jitter_backoff,
     parse_retry_after,
 )
+from airflow_provider_ango.redaction import redact_url
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _NO_RETRY_ERRORS = (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.ProxyError, httpx.LocalProtocolError)
@@ -43,6 +45,27 @@ class _DownloadInterruptedError(Exception):
         self.reason = reason
         self.error = error
         self.retry_after = retry_after
+
+
+@contextmanager
+def open_signed_url(
+    url: str,
+    policy: RetryPolicy,
+    log: logging.Logger,
+    *,
+    timeout: float,
+    sleep: Callable[[float], None] = time.sleep,
+    chunk_size: int = 1 << 20,
+) -> Iterator[Iterator[bytes]]:
+    """:func:`iter_signed_url` over a client of its own, closed on exit."""
+    # No apikey header here: the URL signs itself and may point at a third-party bucket.
+    headers = {"User-Agent": user_agent()}
+    with httpx.Client(headers=headers, timeout=http_timeout(timeout), follow_redirects=True) as client:
+        chunks = iter_signed_url(client, url, policy=policy, log=log, sleep=sleep, chunk_size=chunk_size)
+        try:
+            yield chunks
+        finally:
+            chunks.close()  # type: ignore[attr-defined]
 
 
 def iter_signed_url(

@@ -1,8 +1,7 @@
 """What every store behind :class:`~airflow_provider_ango.hooks.bucket.BucketHook` provides.
 
 One small interface (:class:`Store`, :class:`Upload`) that the S3, GCS and Azure modules implement
-with Airflow's own hooks, the listing record (:class:`BucketObject`) and the errors. Nothing here
-imports a cloud SDK.
+with Airflow's own hooks, the listing record (:class:`BucketObject`). Nothing here imports a cloud SDK.
 """
 
 from __future__ import annotations
@@ -13,29 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal
 
-from airflow.exceptions import AirflowException
+from airflow_provider_ango.exceptions import (
+    BucketArgumentError,
+    BucketError,
+    BucketObjectNotFoundError,
+    BucketUriError,
+)
 
 StoreKind = Literal["s3", "gcs", "azure"]
 
 #: Default size of one multipart part / resumable chunk / staged block, and of one ranged read.
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
 DEFAULT_READ_CHUNK = 8 * 1024 * 1024
-
-
-class BucketError(AirflowException):
-    """A bucket operation failed; the message names the bucket or object and what to do."""
-
-
-class BucketArgumentError(BucketError, ValueError):
-    """An argument is wrong (a key, a pattern, a time window, a byte range); nothing was sent."""
-
-
-class BucketUriError(BucketArgumentError):
-    """A bucket URI is malformed, or it does not fit the connection it is used with."""
-
-
-class BucketObjectNotFoundError(BucketError, FileNotFoundError):
-    """The object does not exist at the key."""
 
 
 @dataclass(frozen=True)
@@ -172,3 +160,19 @@ class Store(ABC):
     @abstractmethod
     def copy(self, source_key: str, dest_key: str) -> None:
         """Server-side copy inside the bucket; returns once the destination is complete."""
+
+
+__all__ = [
+    "DEFAULT_PART_SIZE",
+    "DEFAULT_READ_CHUNK",
+    "BucketArgumentError",
+    "BucketError",
+    "BucketLocation",
+    "BucketObject",
+    "BucketObjectNotFoundError",
+    "BucketUriError",
+    "Store",
+    "StoreKind",
+    "Upload",
+    "utc",
+]

@@ -7,14 +7,13 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_ango.exceptions import scrub_text, truncate
-from airflow_provider_ango.hooks._bucket_address import (
+from airflow_provider_ango.hooks.bucket.address import (
     endpoint_base,
     is_aws_endpoint,
     s3_region,
     s3_virtual_host_base,
 )
-from airflow_provider_ango.hooks._bucket_base import (
+from airflow_provider_ango.hooks.bucket.base import (
     BucketError,
     BucketObject,
     BucketObjectNotFoundError,
@@ -22,6 +21,7 @@ from airflow_provider_ango.hooks._bucket_base import (
     Upload,
     utc,
 )
+from airflow_provider_ango.redaction import scrub_text, truncate
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, Literal
 
-from airflow_provider_ango.hooks._bucket_base import BucketError, Upload
+from airflow_provider_ango.hooks.bucket.base import BucketError, Upload
 
 log = logging.getLogger(__name__)
 

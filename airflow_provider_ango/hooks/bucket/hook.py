@@ -12,8 +12,6 @@ resolution). See the README's "Buckets" section for the URL rules and what each 
 from __future__ import annotations
 
 import io
-import mimetypes
-import posixpath
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
@@ -21,14 +19,15 @@ from functools import cached_property
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_ango.hooks._bucket_address import (
+from airflow_provider_ango.hooks.bucket.address import (
     ACCEPTED_FORMS,
+    content_type_for,
     encode_key,
     join_key,
     parse_bucket_uri,
     s3_object_url,
 )
-from airflow_provider_ango.hooks._bucket_base import (
+from airflow_provider_ango.hooks.bucket.base import (
     DEFAULT_PART_SIZE,
     DEFAULT_READ_CHUNK,
     BucketArgumentError,
@@ -39,8 +38,8 @@ from airflow_provider_ango.hooks._bucket_base import (
     BucketUriError,
     Store,
 )
-from airflow_provider_ango.hooks._bucket_select import KeyFilter, TimeWindow, glob_to_regex
-from airflow_provider_ango.hooks._bucket_streams import BucketWriter, ChunkReader
+from airflow_provider_ango.hooks.bucket.select import KeyFilter, TimeWindow, glob_to_regex
+from airflow_provider_ango.hooks.bucket.streams import BucketWriter, ChunkReader
 
 __all__ = [
     "ACCEPTED_FORMS",
@@ -59,13 +58,6 @@ __all__ = [
 ]
 
 DEFAULT_CONN_IDS = {"s3": "aws_default", "gcs": "google_cloud_default", "azure": "wasb_default"}
-
-
-def _guess_content_type(key: str) -> str:
-    """From the key's extension only (``mimetypes`` would read a key like ``data:...`` as a URL)."""
-    extension = posixpath.splitext(key)[1]
-    guessed = mimetypes.guess_type("object" + extension, strict=False)[0] if extension else None
-    return guessed or "application/octet-stream"
 
 
 class BucketHook(BaseHook):
@@ -131,14 +123,14 @@ class BucketHook(BaseHook):
     @cached_property
     def _store(self) -> Store:
         if self.kind == "s3":
-            from airflow_provider_ango.hooks._bucket_s3 import S3Store
+            from airflow_provider_ango.hooks.bucket.s3 import S3Store
 
             return S3Store(self.location, self.conn_id)
         if self.kind == "gcs":
-            from airflow_provider_ango.hooks._bucket_gcs import GCSStore
+            from airflow_provider_ango.hooks.bucket.gcs import GCSStore
 
             return GCSStore(self.location, self.conn_id)
-        from airflow_provider_ango.hooks._bucket_azure import AzureStore
+        from airflow_provider_ango.hooks.bucket.azure import AzureStore
 
         return AzureStore(self.location, self.conn_id)
 
@@ -264,7 +256,7 @@ class BucketHook(BaseHook):
             raise BucketArgumentError(
                 f"part_size must be at least 5 MiB on S3 (its minimum part), got {part_size}"
             )
-        kind = content_type or _guess_content_type(full_key)
+        kind = content_type or content_type_for(full_key)
         store = self._store
         return BucketWriter(
             store.start_upload(full_key, kind),

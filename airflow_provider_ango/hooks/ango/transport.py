@@ -35,8 +35,8 @@ from airflow_provider_ango.exceptions import (
     AngoApiError,
     AngoConnectionError,
     error_class_for_status,
-    scrub_text,
 )
+from airflow_provider_ango.redaction import scrub_text
 
 #: Statuses worth another try: rate limiting and the gateway/server family.
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})

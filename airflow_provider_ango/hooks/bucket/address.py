@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import mimetypes
+import posixpath
 import re
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from airflow_provider_ango.hooks._bucket_base import (
+from airflow_provider_ango.hooks.bucket.base import (
     BucketArgumentError,
     BucketLocation,
     BucketUriError,
@@ -163,3 +165,10 @@ def azure_public_base(endpoint: str, account: str | None, container: str) -> str
         name = account or host.split(".", 1)[0]
         return f"https://{name}.blob.core.windows.net/{quote(container, safe='')}/"
     return endpoint_base(endpoint, container)
+
+
+def content_type_for(key: str) -> str:
+    """From the key's extension only (``mimetypes`` would read a key like ``data:...`` as a URL)."""
+    extension = posixpath.splitext(key)[1]
+    guessed = mimetypes.guess_type("object" + extension, strict=False)[0] if extension else None
+    return guessed or "application/octet-stream"

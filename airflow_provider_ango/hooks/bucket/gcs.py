@@ -7,9 +7,8 @@ from contextlib import contextmanager
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_ango.exceptions import scrub_text, truncate
-from airflow_provider_ango.hooks._bucket_address import endpoint_base
-from airflow_provider_ango.hooks._bucket_base import (
+from airflow_provider_ango.hooks.bucket.address import endpoint_base
+from airflow_provider_ango.hooks.bucket.base import (
     BucketError,
     BucketObject,
     BucketObjectNotFoundError,
@@ -17,6 +16,7 @@ from airflow_provider_ango.hooks._bucket_base import (
     Upload,
     utc,
 )
+from airflow_provider_ango.redaction import scrub_text, truncate
 
 if TYPE_CHECKING:
     from airflow.providers.google.cloud.hooks.gcs import GCSHook

@@ -11,9 +11,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from airflow_provider_ango.exceptions import scrub_text, truncate
-from airflow_provider_ango.hooks._bucket_address import azure_public_base
-from airflow_provider_ango.hooks._bucket_base import (
+from airflow_provider_ango.hooks.bucket.address import azure_public_base
+from airflow_provider_ango.hooks.bucket.base import (
     BucketError,
     BucketObject,
     BucketObjectNotFoundError,
@@ -22,6 +21,7 @@ from airflow_provider_ango.hooks._bucket_base import (
     Upload,
     utc,
 )
+from airflow_provider_ango.redaction import scrub_text, truncate
 
 if TYPE_CHECKING:
     from airflow.providers.microsoft.azure.hooks.wasb import WasbHook

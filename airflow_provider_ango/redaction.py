@@ -1,0 +1,51 @@
+"""Keeping secrets out of text: signed-URL signatures, API keys and other known secret values.
+
+Every message the provider builds from a URL or a remote answer passes through here before it
+reaches a log, an exception or XCom.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+#: Ango's messages can be whole HTML error pages; keep enough to diagnose, not a page.
+MAX_MESSAGE_LENGTH = 500
+
+_REDACTED = "***"
+# A URL up to its query; the query (and fragment) is what a signed URL's signature lives in.
+_URL_WITH_QUERY = re.compile(r"(?P<base>https?://[^\s?#\"'<>]+)[?#][^\s\"'<>]*", re.IGNORECASE)
+# Signature parameters that show up without their URL (S3, GCS, Azure SAS, generic tokens).
+_SIGNATURE_PARAM = re.compile(
+    r"\b(?P<name>X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|X-Goog-Signature|X-Goog-Credential"
+    r"|Signature|sig|token|apikey|api_key)=[^\s&\"'<>]+",
+    re.IGNORECASE,
+)
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` without its query string or fragment, marking that something was removed."""
+    base, sep, _rest = url.partition("?")
+    base, hash_sep, _fragment = base.partition("#")
+    return f"{base}?<redacted>" if (sep or hash_sep) else base
+
+
+def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Remove known secret values, URL query strings and signature parameters from ``text``."""
+    for secret in secrets:
+        # Very short values would blank out ordinary words; real keys and signatures are long.
+        if secret and len(secret) >= 6:
+            text = text.replace(secret, _REDACTED)
+    text = _URL_WITH_QUERY.sub(lambda match: f"{match.group('base')}?<redacted>", text)
+    return _SIGNATURE_PARAM.sub(lambda match: f"{match.group('name')}={_REDACTED}", text)
+
+
+def truncate(text: str, limit: int = MAX_MESSAGE_LENGTH) -> str:
+    """Cut ``text`` to ``limit`` characters, saying how much was dropped."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text) - limit} more characters]"
+
+
+__all__ = ["MAX_MESSAGE_LENGTH", "redact_url", "scrub_text", "truncate"]
