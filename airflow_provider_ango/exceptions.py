@@ -141,17 +141,18 @@ class AngoBatchNotFoundError(AngoNotFoundError, AngoConfigError):
     """Batch names or ids that the project does not have (and were not to be created)."""
 
     @classmethod
-    def of(
-        cls, project: Any, missing: list[str], option: str = "create_missing=True"
-    ) -> AngoBatchNotFoundError:
-        """The error for ``missing`` refs of ``project`` (a :class:`~.models.api.Project`)."""
+    def of(cls, project: Any, missing: list[str], option: str | None = None) -> AngoBatchNotFoundError:
+        """The error for ``missing`` refs of ``project`` (a :class:`~.models.api.Project`).
+
+        :param option: the argument that would create missing batches, if the caller has one.
+        """
+        fix = f"; create them in Ango Hub, or pass {option}" if option else ""
         return cls(
             None,
             "GET",
             f"/v2/project/{project.id}",
             f"batch(es) {', '.join(map(repr, missing))} are not batches of project {project.id} "
-            f"(its batches: {project.describe_batches()}); give batch names or ids of that project, "
-            f"create them in Ango Hub, or pass {option}",
+            f"(its batches: {project.describe_batches()}); give batch names or ids of that project{fix}",
         )
 
 

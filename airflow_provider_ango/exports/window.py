@@ -14,7 +14,7 @@ is exported by run *k+1* only.
 there is exactly one *k* with ``t_k <= u < t_k+1``. ``$gte`` is ``<=`` on the lower side
 and ``$lt`` is ``<`` on the upper side, so the filter selects exactly that interval. Ango
 stores times with millisecond precision; the bounds are floored to the millisecond before
-they are sent (:func:`~airflow_provider_ango.models.filters.format_ango_time`). Flooring
+they are sent (:func:`~airflow_provider_ango.models.window.format_ango_time`). Flooring
 is monotonic and run *k*'s upper bound and run *k+1*'s lower bound are the same instant,
 floored the same way, so the floored intervals ``[floor(t_k), floor(t_k+1))`` are still
 laid end to end and the argument holds unchanged for millisecond values of *u*.
@@ -35,39 +35,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from airflow_provider_ango.exceptions import AngoExportConfigError
-from airflow_provider_ango.models.filters import TimeWindow
+from pydantic import ValidationError
+
+from airflow_provider_ango.exceptions import AngoExportConfigError, AngoWindowError
+from airflow_provider_ango.models.window import TimeWindow, to_utc
 
 _BOUND_KEYS = {"gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte"}
 
 WindowArg = TimeWindow | Mapping[str, Any] | None
-
-
-def parse_time(value: Any, name: str) -> datetime:
-    """A bound given as a datetime or ISO-8601 text (a rendered template); it must carry a zone."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = f"{text[:-1]}+00:00"  # Python 3.10's fromisoformat does not read "Z"
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError as error:
-            raise AngoExportConfigError(
-                f"{name}: {value!r} is not an ISO-8601 time; use e.g. '2024-05-01T00:00:00+00:00' "
-                "or '{{ data_interval_start }}'"
-            ) from error
-    else:
-        raise AngoExportConfigError(
-            f"{name}: expected a datetime or ISO-8601 text, got {type(value).__name__}"
-        )
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise AngoExportConfigError(
-            f"{name}: {moment.isoformat()} has no timezone; add one (e.g. '+00:00') so that the "
-            "window is not shifted by the worker's local zone"
-        )
-    return moment
 
 
 def coerce_window(value: WindowArg, name: str) -> TimeWindow | None:
@@ -85,11 +60,12 @@ def coerce_window(value: WindowArg, name: str) -> TimeWindow | None:
         if field is None:
             raise AngoExportConfigError(f"{name}: unknown bound {key!r}; use gt, gte, lt or lte")
         if bound is not None:
-            bounds[field] = parse_time(bound, f"{name}.{key}")
+            bounds[field] = to_utc(bound, f"{name}.{key}")
     try:
         return TimeWindow(**bounds)
-    except ValueError as error:
-        raise AngoExportConfigError(f"{name}: {error}") from error
+    except ValidationError as error:
+        reasons = "; ".join(str(detail["msg"]).removeprefix("Value error, ") for detail in error.errors())
+        raise AngoWindowError(f"{name}: {reasons}") from None
 
 
 def incremental_window(context: Mapping[str, Any]) -> TimeWindow:
@@ -101,11 +77,7 @@ def incremental_window(context: Mapping[str, Any]) -> TimeWindow:
             "incremental=True needs the run's data interval, and this run has none (a manual run "
             "without a logical date?); trigger it with a logical date, or pass updated_at explicitly"
         )
-    start_time = parse_time(start, "data_interval_start")
-    end_time = parse_time(end, "data_interval_end")
-    if end_time < start_time:
-        raise AngoExportConfigError(f"data interval ends before it starts: {start_time} > {end_time}")
-    return TimeWindow.half_open(start_time, end_time)
+    return TimeWindow.half_open(start, end, ("data_interval_start", "data_interval_end"))
 
 
 def window_summary(updated_at: TimeWindow | None, created_at: TimeWindow | None) -> dict[str, Any] | None:
@@ -118,4 +90,4 @@ def window_summary(updated_at: TimeWindow | None, created_at: TimeWindow | None)
     return summary or None
 
 
-__all__ = ["coerce_window", "incremental_window", "parse_time", "window_summary"]
+__all__ = ["coerce_window", "incremental_window", "window_summary"]

@@ -34,8 +34,8 @@ from airflow_provider_ango.imports.rules import (
     natural_sort_key,
     object_fields,
 )
-from airflow_provider_ango.imports.window import ImportWindow
 from airflow_provider_ango.models.imports import AngoImportItem, validation_reason
+from airflow_provider_ango.models.window import TimeWindow
 
 #: ``read_range(relative_key, start, end)``: bytes ``[start, end)`` (fewer at the end of the
 #: object); raises ``FileNotFoundError`` when the object does not exist.
@@ -112,7 +112,7 @@ class ItemBuilder:
         self,
         rules: ItemRules,
         options: BuildOptions,
-        window: ImportWindow,
+        window: TimeWindow,
         url_of: UrlOf,
         read_range: ReadRange,
         log: LogLike,

@@ -19,42 +19,11 @@ The rule, for a run whose data interval is ``[start, end)``::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
-
-class WindowError(ValueError):
-    """The window cannot be computed (no data interval, naive times, start after end)."""
-
-
-def to_utc(value: datetime | str, what: str) -> datetime:
-    """An aware datetime (or ISO-8601 string with offset or ``Z``) converted to UTC."""
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-        except ValueError as error:
-            raise WindowError(f"{what}: {text!r} is not an ISO-8601 time ({error})") from None
-    if not isinstance(value, datetime):
-        raise WindowError(f"{what}: expected a datetime or ISO-8601 string, got {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise WindowError(
-            f"{what}: {value.isoformat()} has no timezone; give an offset (e.g. '2024-05-01T00:00:00Z')"
-        )
-    moment = value.astimezone(timezone.utc)
-    # A plain datetime: pendulum's DateTime (Airflow's data interval) loses a stdlib tzinfo
-    # when a timedelta is subtracted from it.
-    return datetime(
-        moment.year,
-        moment.month,
-        moment.day,
-        moment.hour,
-        moment.minute,
-        moment.second,
-        moment.microsecond,
-        tzinfo=timezone.utc,
-    )
+from airflow_provider_ango.exceptions import AngoWindowError
+from airflow_provider_ango.models.window import TimeWindow, to_utc
 
 
 def to_timedelta(value: timedelta | float | int | str | None, what: str) -> timedelta:
@@ -67,27 +36,10 @@ def to_timedelta(value: timedelta | float | int | str | None, what: str) -> time
         try:
             result = timedelta(seconds=float(value))
         except (TypeError, ValueError):
-            raise WindowError(f"{what}: expected a timedelta or seconds, got {value!r}") from None
+            raise AngoWindowError(f"{what}: expected a timedelta or seconds, got {value!r}") from None
     if result < timedelta(0):
-        raise WindowError(f"{what} must not be negative, got {result}")
+        raise AngoWindowError(f"{what} must not be negative, got {result}")
     return result
-
-
-@dataclass(frozen=True)
-class ImportWindow:
-    """``start <= last_modified < end``, both UTC."""
-
-    start: datetime
-    end: datetime
-
-    def contains(self, moment: datetime) -> bool:
-        return self.start <= to_utc(moment, "last_modified") < self.end
-
-    def to_xcom(self) -> dict[str, str]:
-        return {"start": self.start.isoformat(), "end": self.end.isoformat()}
-
-    def __str__(self) -> str:
-        return f"[{self.start.isoformat()}, {self.end.isoformat()})"
 
 
 def compute_window(
@@ -98,7 +50,7 @@ def compute_window(
     lookback: timedelta | float | str | None = None,
     window_start: datetime | str | None = None,
     window_end: datetime | str | None = None,
-) -> ImportWindow:
+) -> TimeWindow:
     """The window of one run (see the module docstring for the rule).
 
     ``window_start`` / ``window_end`` replace the data interval's ends when given (a backfill
@@ -107,24 +59,22 @@ def compute_window(
     raw_start = window_start if window_start not in (None, "") else data_interval_start
     raw_end = window_end if window_end not in (None, "") else data_interval_end
     if raw_start is None or raw_end is None:
-        raise WindowError(
+        raise AngoWindowError(
             "this run has no data interval (a manual or asset-triggered run?); give window_start and "
             "window_end, e.g. window_start='{{ macros.ds_add(ds, -1) }}T00:00:00Z'"
         )
-    start = to_utc(raw_start, "window start")
-    end = to_utc(raw_end, "window end")
-    if start > end:
-        raise WindowError(f"window start {start.isoformat()} is after its end {end.isoformat()}")
+    start, end = to_utc(raw_start, "window start"), to_utc(raw_end, "window end")
+    TimeWindow.half_open(start, end)  # refuses a start after the end, naming both
     settle = to_timedelta(settle_delay, "settle_delay")
     back = to_timedelta(lookback, "lookback")
     if start == end and back == timedelta(0):
-        raise WindowError(
+        raise AngoWindowError(
             f"the window [{start.isoformat()}, {end.isoformat()}) is empty: this run's data interval has no "
             "length. Airflow 3 schedules cron strings with CronTriggerTimetable, whose runs have "
             "data_interval_start == data_interval_end; use schedule=CronDataIntervalTimetable('@daily', "
             "timezone='UTC') (or DeltaDataIntervalTimetable), give window_start/window_end, or set lookback"
         )
-    return ImportWindow(start - settle - back, end - settle)
+    return TimeWindow.half_open(start - settle - back, end - settle)
 
 
-__all__ = ["ImportWindow", "WindowError", "compute_window", "to_timedelta", "to_utc"]
+__all__ = ["compute_window", "to_timedelta"]

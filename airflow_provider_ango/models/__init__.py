@@ -1,4 +1,4 @@
-"""Pydantic models: Ango Hub API answers, listing filters and export options."""
+"""Pydantic models: Ango Hub answers, listing filters, time windows, export options, import items. No I/O."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from airflow_provider_ango.models.api import (
     Task,
 )
 from airflow_provider_ango.models.export import ExportOptions, SignedUrl
-from airflow_provider_ango.models.filters import AssetFilter, TaskFilter, TimeWindow, format_ango_time
+from airflow_provider_ango.models.filters import AssetFilter, TaskFilter
+from airflow_provider_ango.models.window import TimeWindow, format_ango_time, to_utc
 
 __all__ = [
     "AngoModel",
@@ -38,4 +39,5 @@ __all__ = [
     "TaskFilter",
     "TimeWindow",
     "format_ango_time",
+    "to_utc",
 ]

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from airflow_provider_ango.models.filters import TimeWindow
+from airflow_provider_ango.models.window import TimeWindow
 from airflow_provider_ango.redaction import redact_url
 
 ExportFormat = Literal["json", "ndjson"]
@@ -60,6 +60,13 @@ class ExportOptions(BaseModel):
     created_at: TimeWindow | None = Field(
         default=None, validation_alias="createdAt", serialization_alias="createdAt"
     )
+
+    @field_validator("updated_at", "created_at")
+    @classmethod
+    def _bounded(cls, window: TimeWindow | None) -> TimeWindow | None:
+        if window is not None and not window.bounded:
+            raise ValueError("a time window needs at least one bound (gt, gte, lt or lte)")
+        return window
 
     @field_validator("stages", "batches")
     @classmethod

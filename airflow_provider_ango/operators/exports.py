@@ -9,7 +9,6 @@ complete or not at all, with a manifest and an Asset event. The work itself live
 
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
@@ -19,6 +18,7 @@ from typing import Any, Literal
 
 from airflow.sdk import Asset, BaseOperator, Context, conf
 
+from airflow_provider_ango.arguments import names_list
 from airflow_provider_ango.exceptions import AngoExportConfigError, AngoExportError
 from airflow_provider_ango.exports.landing import Destination, land, spool_staged_zip
 from airflow_provider_ango.exports.layouts import LAYOUTS, Compression
@@ -32,7 +32,6 @@ from airflow_provider_ango.models.export import ExportOptions, SignedUrl
 from airflow_provider_ango.triggers.exports import AngoExportTrigger
 
 _DEFAULT_DEFERRABLE = conf.getboolean("operators", "default_deferrable", fallback=False)
-_BATCH_ID = re.compile(r"[0-9a-fA-F]{24}")
 
 
 class AngoTriggerExportOperator(BaseOperator):
@@ -112,9 +111,9 @@ class AngoTriggerExportOperator(BaseOperator):
         self.staging_uri = staging_uri
         self.export_format = export_format
         self.export_type = export_type
-        self.stages = list(stages)
-        self.batches = list(batches) if batches is not None else None
-        self.task_types = list(task_types) if task_types is not None else None
+        self.stages = stages
+        self.batches = batches
+        self.task_types = task_types
         self.include_metadata = include_metadata
         self.include_history = include_history
         self.include_only_key_frames = include_only_key_frames
@@ -139,13 +138,16 @@ class AngoTriggerExportOperator(BaseOperator):
         updated = (
             incremental_window(context) if self.incremental else coerce_window(self.updated_at, "updated_at")
         )
+        batches = names_list(self.batches, "batches")
+        if batches is not None:
+            batches = list(self.hook.resolve_batches(self.project_id, batches).values())
         try:
             return ExportOptions(
                 format=self.export_format,
                 export_type=self.export_type,
-                stages=list(self.stages),
-                batches=self._batch_ids(),
-                task_types=self.task_types,  # type: ignore[arg-type]
+                stages=names_list(self.stages, "stages") or [],
+                batches=batches,
+                task_types=names_list(self.task_types, "task_types"),  # type: ignore[arg-type]
                 include_metadata=self.include_metadata,
                 include_history=self.include_history,
                 include_only_key_frames=self.include_only_key_frames,
@@ -157,18 +159,6 @@ class AngoTriggerExportOperator(BaseOperator):
             )
         except ValueError as error:
             raise AngoExportConfigError(f"export options of project {self.project_id}: {error}") from error
-
-    def _batch_ids(self) -> list[str] | None:
-        if self.batches is None or all(_BATCH_ID.fullmatch(batch) for batch in self.batches):
-            return self.batches
-        by_name = self.hook.get_project(self.project_id).batch_ids_by_name()
-        unknown = [batch for batch in self.batches if batch not in by_name and not _BATCH_ID.fullmatch(batch)]
-        if unknown:
-            raise AngoExportConfigError(
-                f"batches {unknown} are not batches of project {self.project_id} "
-                f"(it has: {', '.join(by_name) or 'none'}); give batch names or ids of that project"
-            )
-        return [by_name.get(batch, batch) for batch in self.batches]
 
     def execute(self, context: Context) -> dict[str, Any]:
         options = self.build_options(context)

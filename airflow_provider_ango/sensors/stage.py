@@ -11,8 +11,9 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
 
+from airflow_provider_ango.arguments import names_list
 from airflow_provider_ango.hooks.ango import AngoHubHook
-from airflow_provider_ango.sensors._stage_progress import StagePlan, StageProgress, make_plan, measure
+from airflow_provider_ango.stages import StagePlan, StageProgress, make_plan, measure
 from airflow_provider_ango.triggers.stage import AngoTaskStageTrigger
 
 #: Extra time the deferral itself is given past the trigger's own deadline (the trigger
@@ -85,7 +86,7 @@ class AngoTaskStageSensor(BaseSensorOperator):
             self.stage,
             batch=self.batch,
             accept_later_stages=self.accept_later_stages,
-            stages_before=list(self.stages_before) if self.stages_before is not None else None,
+            stages_before=names_list(self.stages_before, "stages_before"),
             min_tasks=self.min_tasks,
         )
 

@@ -19,7 +19,7 @@ from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_ango.exceptions import AngoApiError
 from airflow_provider_ango.hooks.ango import AngoHubHook
-from airflow_provider_ango.sensors._stage_progress import StagePlan, ameasure
+from airflow_provider_ango.stages import StagePlan, ameasure
 from airflow_provider_ango.triggers._polling import PollingTrigger
 
 

@@ -185,18 +185,22 @@ def test_every_export_option_reaches_ango(
 
 
 def test_bad_arguments_fail_early_naming_the_fix(ango: AngoEmulator, ango_connection: str) -> None:
-    from airflow_provider_ango.exceptions import AngoExportConfigError
+    from airflow_provider_ango.exceptions import (
+        AngoBatchNotFoundError,
+        AngoExportConfigError,
+        AngoWindowError,
+    )
 
     project = seed_labeled(ango, ["a.jpg"], batches=["night"])
     with pytest.raises(ValueError, match="do not pass both"):
         trigger_op(
             project["_id"], "s3://x/staging", incremental=True, updated_at={"gte": "2024-01-01T00:00Z"}
         )
-    with pytest.raises(AngoExportConfigError, match="has no timezone"):
+    with pytest.raises(AngoWindowError, match=r"updated_at\.gte: .* has no timezone"):
         trigger_op(project["_id"], "s3://x/s", updated_at={"gte": "2024-01-01T00:00:00"}).execute(
             run_context()
         )
-    with pytest.raises(AngoExportConfigError, match=r"batches \['weekend'\] are not batches .*night"):
+    with pytest.raises(AngoBatchNotFoundError, match=r"batch\(es\) 'weekend' are not batches of .*'night'"):
         trigger_op(project["_id"], "s3://x/s", batches=["weekend"]).execute(run_context())
     with pytest.raises(AngoExportConfigError, match="needs the run's data interval"):
         trigger_op(project["_id"], "s3://x/s", incremental=True).execute({"run_id": "manual__1"})

@@ -81,20 +81,24 @@ def test_adjacent_windows_share_their_boundary_after_flooring() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "message"),
+    ("value", "error", "message"),
     [
-        ({"gte": "2024-05-01T00:00:00"}, "has no timezone"),
-        ({"after": "2024-05-01T00:00:00Z"}, "unknown bound"),
-        ({"gte": "yesterday"}, "not an ISO-8601 time"),
-        ({"gte": "2024-05-02T00:00:00Z", "lt": "2024-05-01T00:00:00Z"}, "starts after it ends"),
-        ("2024-05-01", "must be a TimeWindow or a mapping"),
+        ({"gte": "2024-05-01T00:00:00"}, "AngoWindowError", r"updated_at\.gte: .* has no timezone"),
+        ({"after": "2024-05-01T00:00:00Z"}, "AngoExportConfigError", "updated_at: unknown bound"),
+        ({"gte": "yesterday"}, "AngoWindowError", r"updated_at\.gte: 'yesterday' is not an ISO-8601 time"),
+        (
+            {"gte": "2024-05-02T00:00:00Z", "lt": "2024-05-01T00:00:00Z"},
+            "AngoWindowError",
+            "updated_at: time window starts after it ends",
+        ),
+        ("2024-05-01", "AngoExportConfigError", "updated_at must be a TimeWindow or a mapping"),
     ],
 )
-def test_bad_windows_are_named(value: Any, message: str) -> None:
-    from airflow_provider_ango.exceptions import AngoExportConfigError
+def test_bad_windows_are_named(value: Any, error: str, message: str) -> None:
+    from airflow_provider_ango import exceptions
     from airflow_provider_ango.exports.window import coerce_window
 
-    with pytest.raises(AngoExportConfigError, match=message):
+    with pytest.raises(getattr(exceptions, error), match=message):
         coerce_window(value, "updated_at")
 
 

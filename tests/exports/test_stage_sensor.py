@@ -138,12 +138,14 @@ def test_review_stage_counts_tasks_past_it_as_done(ango: AngoEmulator, ango_conn
 
 
 def test_empty_batch_is_not_done_and_bad_names_are_named(ango: AngoEmulator, ango_connection: str) -> None:
-    from airflow_provider_ango.exceptions import AngoExportConfigError
+    from airflow_provider_ango.exceptions import AngoBatchNotFoundError, AngoStageError
 
     project = ango.control.seed_project(name="empty", batches=["later"], assets=0)
     assert not _sensor(project_id=project["_id"], batch="later", deferrable=False).poke({}).is_done
     assert _sensor(project_id=project["_id"], batch="later", min_tasks=0, deferrable=False).poke({}).is_done
-    with pytest.raises(AngoExportConfigError, match=r"stage 'Shipped' is not a stage .*Complete"):
+    with pytest.raises(AngoStageError, match=r"stage 'Shipped' is not a stage .*Complete"):
         _sensor(project_id=project["_id"], stage="Shipped", deferrable=False).poke({})
-    with pytest.raises(AngoExportConfigError, match=r"batch 'nope' is not a batch .*later"):
+    with pytest.raises(
+        AngoBatchNotFoundError, match=r"batch\(es\) 'nope' are not batches of project .*'later'"
+    ):
         _sensor(project_id=project["_id"], batch="nope", deferrable=False).poke({})

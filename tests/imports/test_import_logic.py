@@ -14,6 +14,7 @@ from urllib.parse import quote
 import orjson
 import pytest
 
+from airflow_provider_ango.exceptions import AngoWindowError
 from airflow_provider_ango.imports.builder import BuildOptions, ItemBuilder, ListingOrderError
 from airflow_provider_ango.imports.fingerprints import FingerprintSet
 from airflow_provider_ango.imports.manifest import NdjsonSink, delete_stale_shards, shard_key
@@ -25,7 +26,7 @@ from airflow_provider_ango.imports.presence import (
 from airflow_provider_ango.imports.progress import Progress
 from airflow_provider_ango.imports.rules import ItemRules, RuleError, check_asset_types, natural_sort_key
 from airflow_provider_ango.imports.sources import manifest_uris, split_object_uri
-from airflow_provider_ango.imports.window import WindowError, compute_window
+from airflow_provider_ango.imports.window import compute_window
 from airflow_provider_ango.models.api import Page
 
 UTC = timezone.utc
@@ -84,7 +85,7 @@ def test_window_overrides_strings_and_utc_conversion() -> None:
     [
         ({"data_interval_start": None, "data_interval_end": None}, "no data interval"),
         ({"data_interval_start": datetime(2024, 5, 1), "data_interval_end": T0}, "no timezone"),
-        ({"data_interval_start": T0 + timedelta(1), "data_interval_end": T0}, "after its end"),
+        ({"data_interval_start": T0 + timedelta(1), "data_interval_end": T0}, "starts after it ends"),
         ({"data_interval_start": T0, "data_interval_end": T0, "lookback": -5}, "negative"),
         ({"data_interval_start": "yesterday", "data_interval_end": T0}, "ISO-8601"),
         ({"data_interval_start": T0, "data_interval_end": T0}, "CronDataIntervalTimetable"),
@@ -93,7 +94,7 @@ def test_window_overrides_strings_and_utc_conversion() -> None:
 def test_window_errors_say_what_to_do(kwargs: dict[str, Any], message: str) -> None:
     start = kwargs.pop("data_interval_start")
     end = kwargs.pop("data_interval_end")
-    with pytest.raises(WindowError, match=message):
+    with pytest.raises(AngoWindowError, match=message):
         compute_window(start, end, **kwargs)
 
 

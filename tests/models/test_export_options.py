@@ -61,7 +61,6 @@ class TestTimeWindow:
         ("kwargs", "message"),
         [
             ({"gte": datetime(2026, 5, 1)}, "naive datetime"),
-            ({}, "at least one bound"),
             ({"gt": datetime(2026, 5, 1, tzinfo=UTC), "gte": datetime(2026, 5, 1, tzinfo=UTC)}, "not both"),
             ({"lt": datetime(2026, 5, 1, tzinfo=UTC), "lte": datetime(2026, 5, 1, tzinfo=UTC)}, "not both"),
             (
@@ -73,6 +72,10 @@ class TestTimeWindow:
     def test_invalid_windows(self, kwargs: dict[str, datetime], message: str) -> None:
         with pytest.raises(ValidationError, match=message):
             TimeWindow(**kwargs)
+
+    def test_an_export_window_needs_a_bound(self) -> None:
+        with pytest.raises(ValidationError, match="at least one bound"):
+            ExportOptions(updated_at=TimeWindow())
 
     def test_iso_strings_with_an_offset_are_accepted(self) -> None:
         window = TimeWindow.model_validate({"gte": "2026-05-01T02:00:00+02:00"})

@@ -187,7 +187,7 @@ class AngoHubHook(BaseHook):
         project = project if project is not None else self.get_project(project_id)
         found, missing = project.batch_ids(refs)
         if missing and not create_missing:
-            raise AngoBatchNotFoundError.of(project, missing)
+            raise AngoBatchNotFoundError.of(project, missing, "create_missing=True")
         known = project.batch_ids_by_name()
         for name in missing:
             known.update(self._create_batch(project_id, name))

@@ -19,6 +19,7 @@ from functools import cached_property
 
 from airflow.sdk import BaseHook
 
+from airflow_provider_ango.exceptions import AngoWindowError
 from airflow_provider_ango.hooks.bucket.address import (
     ACCEPTED_FORMS,
     content_type_for,
@@ -38,8 +39,9 @@ from airflow_provider_ango.hooks.bucket.base import (
     BucketUriError,
     Store,
 )
-from airflow_provider_ango.hooks.bucket.select import KeyFilter, TimeWindow, glob_to_regex
+from airflow_provider_ango.hooks.bucket.select import KeyFilter, glob_to_regex
 from airflow_provider_ango.hooks.bucket.streams import BucketWriter, ChunkReader
+from airflow_provider_ango.models.window import TimeWindow
 
 __all__ = [
     "ACCEPTED_FORMS",
@@ -169,7 +171,12 @@ class BucketHook(BaseHook):
         Keys ending with ``/`` (folder placeholders) and ADLS Gen2 directories are skipped.
         Arguments are checked at the call, before anything is sent.
         """
-        window = TimeWindow.of(modified_after, modified_before)
+        try:
+            window = TimeWindow.half_open(
+                modified_after, modified_before, ("modified_after", "modified_before")
+            )
+        except AngoWindowError as error:
+            raise BucketArgumentError(str(error)) from None
         keep = KeyFilter(include, exclude)
         if page_size < 1:
             raise BucketArgumentError(f"page_size must be at least 1, got {page_size}")
@@ -180,7 +187,7 @@ class BucketHook(BaseHook):
     ) -> Iterator[BucketObject]:
         cut, root = len(list_prefix), len(self.prefix)
         for obj in self._store.list_objects(list_prefix, recursive=recursive, page_size=page_size):
-            if obj.key.endswith("/") or not keep(obj.key[cut:]) or obj.last_modified not in window:
+            if obj.key.endswith("/") or not keep(obj.key[cut:]) or not window.contains(obj.last_modified):
                 continue
             yield replace(obj, key=obj.key[root:]) if root else obj
 

@@ -1,13 +1,11 @@
-"""Which listed objects to keep: glob patterns on keys and a half-open time window. Pure logic."""
+"""Which listed objects to keep: glob patterns on keys. Pure logic (the time window is a TimeWindow)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timezone
 
-from airflow_provider_ango.hooks.bucket.base import BucketArgumentError
+from airflow_provider_ango.exceptions import BucketArgumentError
 
 
 def glob_to_regex(pattern: str) -> str:
@@ -98,44 +96,3 @@ def _compile(patterns: str | Iterable[str] | None, name: str) -> re.Pattern[str]
     if not items:
         return None
     return re.compile("|".join(f"(?:{glob_to_regex(item)})" for item in items), re.DOTALL)
-
-
-@dataclass(frozen=True)
-class TimeWindow:
-    """The half-open window ``[after, before)`` on ``last_modified``; an open end is ``None``.
-
-    An object modified exactly at ``after`` is in; one modified exactly at ``before`` is out, so
-    back-to-back windows ``[a, b)`` and ``[b, c)`` take every object exactly once.
-    """
-
-    after: datetime | None = None
-    before: datetime | None = None
-
-    @classmethod
-    def of(cls, after: datetime | None, before: datetime | None) -> TimeWindow:
-        after = _aware("modified_after", after)
-        before = _aware("modified_before", before)
-        if after is not None and before is not None and after > before:
-            raise BucketArgumentError(
-                f"modified_after ({after.isoformat()}) is later than modified_before "
-                f"({before.isoformat()}); the window is [modified_after, modified_before)"
-            )
-        return cls(after, before)
-
-    def __contains__(self, moment: datetime) -> bool:
-        if self.after is not None and moment < self.after:
-            return False
-        return self.before is None or moment < self.before
-
-
-def _aware(name: str, moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    if not isinstance(moment, datetime):
-        raise BucketArgumentError(f"{name} must be a datetime, got {type(moment).__name__}")
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise BucketArgumentError(
-            f"{name}={moment.isoformat()} has no time zone; pass an aware datetime such as "
-            f"datetime(..., tzinfo=timezone.utc) (Airflow's data_interval_start/end already are)"
-        )
-    return moment.astimezone(timezone.utc)

@@ -1,6 +1,9 @@
 """Where a project's (or batch's) tasks stand in the workflow, and whether the wait is over.
 
-Pure logic plus the two counting functions (sync for poke mode, async for the trigger).
+The stage logic of :class:`~airflow_provider_ango.sensors.stage.AngoTaskStageSensor` and its
+trigger: pure logic plus the two counting functions (sync for poke mode, async for the
+trigger), which are the only I/O here (through the hook). It depends on the hook and the
+models only.
 A :class:`StagePlan` is resolved once from the project (stage names to ids, batch name to
 id, which stages come *before* the target) and then travels as plain JSON into the
 trigger, so the triggerer never needs the project again.
@@ -23,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_ango.exceptions import AngoExportConfigError
+from airflow_provider_ango.exceptions import AngoBatchNotFoundError, AngoStageError
 
 if TYPE_CHECKING:
     from airflow_provider_ango.hooks.ango import AngoHubHook
@@ -147,19 +150,6 @@ def _stages_reaching(stages: Sequence[Stage], target: Stage) -> list[Stage] | No
     return list(found.values())
 
 
-def resolve_batch(project: Project, batch: str | None) -> str | None:
-    if batch is None:
-        return None
-    for item in project.batches:
-        if batch in (item.id, item.name):
-            return item.id
-    names = ", ".join(item.name for item in project.batches) or "none"
-    raise AngoExportConfigError(
-        f"batch {batch!r} is not a batch of project {project.id} (batches: {names}); "
-        "give a batch name or id of that project"
-    )
-
-
 def make_plan(
     project: Project,
     stage: str,
@@ -170,7 +160,12 @@ def make_plan(
     min_tasks: int = 1,
 ) -> StagePlan:
     stages = list(project.stages)
-    batch_id = resolve_batch(project, batch)
+    batch_id = None
+    if batch is not None:
+        batch_ids, missing = project.batch_ids([batch])
+        if missing:
+            raise AngoBatchNotFoundError.of(project, missing)
+        batch_id = batch_ids[batch]
     if not stages:
         # Nothing to resolve against: count the target by the name given and compare with the total.
         target_ref = StageRef(stage, stage)
@@ -178,7 +173,7 @@ def make_plan(
     target = _find(stages, stage)
     if target is None:
         names = ", ".join(item.name or item.id or "?" for item in stages)
-        raise AngoExportConfigError(
+        raise AngoStageError(
             f"stage {stage!r} is not a stage of project {project.id} (stages: {names}); "
             "give a stage name or id of that project's workflow"
         )
@@ -187,9 +182,7 @@ def make_plan(
         for wanted in stages_before:
             found = _find(stages, wanted)
             if found is None:
-                raise AngoExportConfigError(
-                    f"stages_before: {wanted!r} is not a stage of project {project.id}"
-                )
+                raise AngoStageError(f"stages_before: {wanted!r} is not a stage of project {project.id}")
             before.append(found)
     else:
         reaching = _stages_reaching(stages, target)
@@ -240,5 +233,4 @@ __all__ = [
     "evaluate",
     "make_plan",
     "measure",
-    "resolve_batch",
 ]
