@@ -41,10 +41,10 @@ from airflow_provider_ango.exports.layouts import (
     write_raw,
     write_records,
 )
-from airflow_provider_ango.exports.progress import Progress
 from airflow_provider_ango.exports.records import iter_zip_records
 from airflow_provider_ango.exports.registry import FileRegistry
 from airflow_provider_ango.hooks.bucket import BucketHook
+from airflow_provider_ango.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +103,8 @@ def spool_staged_zip(
         for chunk in iter(lambda: source.read(8 * 1024 * 1024), b""):
             digest.update(chunk)
             out.write(chunk)
-            progress.add(len(chunk))
-    progress.done()
+            progress.advance(nbytes=len(chunk))
+    progress.finish()
     if size is not None and progress.bytes != size:
         raise AngoExportIntegrityError(
             f"staged export {bucket.uri_for(key)} has {progress.bytes} bytes, the trigger task staged "
@@ -123,7 +123,7 @@ def _open_write(bucket: BucketHook) -> Callable[[str], Any]:
 
 def _records_counted(zip_path: Path, progress: Progress) -> Iterator[Any]:
     for record in iter_zip_records(zip_path):
-        progress.add(records=1)
+        progress.advance(1)
         yield record
 
 
@@ -139,7 +139,7 @@ def write_layout(
     compression: Compression,
 ) -> None:
     """Step 1: every file of the layout under ``temp_prefix``."""
-    progress = Progress(log, f"Writing {layout} layout for {destination.uri}")
+    progress = Progress(log, f"Writing {layout} layout for {destination.uri}", unit="records")
     if layout == "raw":
         records = sum(1 for _ in _records_counted(zip_path, progress))  # counted for the manifest
         write_raw(_open_write(destination.bucket), temp_prefix, registry, zip_path, records)
@@ -154,7 +154,7 @@ def write_layout(
             compression=compression,
         )
         write_records(writer, _records_counted(zip_path, progress))
-    progress.done()
+    progress.finish()
 
 
 def publish(

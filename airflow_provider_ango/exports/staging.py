@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_ango.exceptions import AngoAuthError, AngoExportError, AngoExportIntegrityError
-from airflow_provider_ango.exports.progress import Progress
 from airflow_provider_ango.exports.records import member_format
 from airflow_provider_ango.exports.zipcheck import ZipTail, check_zip_tail
 from airflow_provider_ango.hooks.ango import AngoHubHook
 from airflow_provider_ango.hooks.bucket import BucketHook
 from airflow_provider_ango.models.export import SignedUrl
+from airflow_provider_ango.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,6 @@ class StagedZip:
         return sorted({member_format(name) or "?" for name in self.members})
 
 
-def stored_size(bucket: BucketHook, key: str) -> int | None:
-    """Size of the object at ``key`` from a listing (None when it is not there)."""
-    for obj in bucket.iter_objects(key, recursive=False):
-        if obj.key == key:
-            return obj.size
-    return None
-
-
 def _download(ango: AngoHubHook, bucket: BucketHook, url: SignedUrl, key: str) -> StagedZip:
     digest = hashlib.sha256()
     collected = ZipTail()
@@ -68,10 +60,11 @@ def _download(ango: AngoHubHook, bucket: BucketHook, url: SignedUrl, key: str) -
             digest.update(chunk)
             collected.feed(chunk)
             out.write(chunk)
-            progress.add(len(chunk))
+            progress.advance(nbytes=len(chunk))
     try:
         members = check_zip_tail(collected, f"export downloaded from {url.redacted}")
-        size = stored_size(bucket, temporary)
+        stored = bucket.stat(temporary)
+        size = stored.size if stored is not None else None
         if size != collected.size:
             raise AngoExportIntegrityError(
                 f"{bucket.uri_for(temporary)} holds {size} bytes but {collected.size} were received; "
@@ -81,7 +74,7 @@ def _download(ango: AngoHubHook, bucket: BucketHook, url: SignedUrl, key: str) -
     except BaseException:
         bucket.delete(temporary)
         raise
-    progress.done()
+    progress.finish()
     return StagedZip(
         key, bucket.uri_for(key), digest.hexdigest(), collected.size, [m.filename for m in members]
     )
@@ -129,4 +122,4 @@ def staged_summary(staged: StagedZip, extra: dict[str, Any]) -> dict[str, Any]:
     return {"staging_uri": staged.uri, "sha256": staged.sha256, "bytes": staged.bytes, **extra}
 
 
-__all__ = ["STAGED_NAME", "StagedZip", "stage_export", "staged_summary", "stored_size"]
+__all__ = ["STAGED_NAME", "StagedZip", "stage_export", "staged_summary"]

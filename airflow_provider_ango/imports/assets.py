@@ -32,8 +32,8 @@ from airflow_provider_ango.imports.presence import (
     list_present,
     prefer_lookups,
 )
-from airflow_provider_ango.imports.progress import LogLike, Progress
 from airflow_provider_ango.models.imports import AngoImportItem, validation_reason
+from airflow_provider_ango.progress import LogLike, Progress
 
 #: ``(source, line_number, line)`` for every non-blank line of every manifest shard, in order.
 ManifestLines = Callable[[], Iterator[tuple[str, int, bytes]]]
@@ -48,11 +48,7 @@ class ImportCounts:
     duplicates: int = 0
     skipped_existing: int = 0
     submitted: int = 0
-    resent_after_ambiguous: int = 0
-    found_after_ambiguous: int = 0
     chunks: int = 0
-    project_assets_listed: int = 0
-    listing_requests: int = 0
     dry_run: bool = False
     would_create_batches: list[str] = field(default_factory=list)
 
@@ -143,8 +139,6 @@ class AssetImporter:
             return FingerprintSet().freeze()
         settings = self.settings
         result = self._list_present(ids)
-        self.counts.project_assets_listed = result.total
-        self.counts.listing_requests = result.requests
         self.log.info(
             "Project %s holds %d assets (listed in %d request(s)); %d of the manifest's %d externalIds "
             "are among them and will be skipped",
@@ -257,12 +251,10 @@ class AssetImporter:
                 pending = [
                     (external_id, payload) for external_id, payload in pending if external_id not in present
                 ]
-                self.counts.found_after_ambiguous += before - len(pending)
                 self.counts.submitted += before - len(pending)
                 progress.advance(before - len(pending))
                 if not pending:
                     return
-                self.counts.resent_after_ambiguous += len(pending)
                 continue
             self.counts.submitted += len(pending)
             self._project_size += len(pending)

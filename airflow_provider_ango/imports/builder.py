@@ -26,7 +26,6 @@ from airflow_provider_ango.imports.media import (
     image_size,
     video_metadata_from_sidecar,
 )
-from airflow_provider_ango.imports.progress import LogLike
 from airflow_provider_ango.imports.rules import (
     ItemRules,
     ObjectInfo,
@@ -36,6 +35,7 @@ from airflow_provider_ango.imports.rules import (
 )
 from airflow_provider_ango.models.imports import AngoImportItem, validation_reason
 from airflow_provider_ango.models.window import TimeWindow
+from airflow_provider_ango.progress import LogLike
 
 #: ``read_range(relative_key, start, end)``: bytes ``[start, end)`` (fewer at the end of the
 #: object); raises ``FileNotFoundError`` when the object does not exist.
@@ -92,8 +92,6 @@ class BuildStats:
     outside_window: int = 0
     skipped_type: int = 0
     image_size_unknown: int = 0
-    sidecars_read: int = 0
-    header_bytes_read: int = 0
     by_type: dict[str, int] = field(default_factory=dict)
 
 
@@ -210,7 +208,6 @@ class ItemBuilder:
         want = FIRST_READ_BYTES
         while True:
             header = self.read_range(key, 0, want)
-            self.stats.header_bytes_read += len(header)
             answer = image_size(header)
             if isinstance(answer, NeedMore) and len(header) >= want and want < MAX_HEADER_BYTES:
                 want = min(max(answer.size, want * 2), MAX_HEADER_BYTES)
@@ -229,7 +226,6 @@ class ItemBuilder:
             raw = self.read_range(sidecar_key, 0, None)
         except FileNotFoundError:
             return None
-        self.stats.sidecars_read += 1
         metadata = video_metadata_from_sidecar(raw, self.rules.prefix + sidecar_key)
         return metadata.to_json_dict() or None
 

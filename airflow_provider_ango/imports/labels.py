@@ -32,9 +32,9 @@ from airflow_provider_ango.hooks.ango import AngoHubHook
 from airflow_provider_ango.hooks.ango.endpoints import chunked
 from airflow_provider_ango.imports.fingerprints import FingerprintSet, fingerprint
 from airflow_provider_ango.imports.presence import DEFAULT_PAGE_SIZE, asset_external_id, list_present
-from airflow_provider_ango.imports.progress import LogLike, Progress
 from airflow_provider_ango.models.api import CategorySchema, CategorySchemaItem
 from airflow_provider_ango.models.imports import LabelItem, validation_reason
+from airflow_provider_ango.progress import LogLike, Progress
 
 #: ``(where, item)`` for every item of every input file; ``item`` is the parsed JSON value, or
 #: the exception that made it unreadable. ``where`` is ``<uri>:<line or item number>``.
@@ -92,7 +92,6 @@ class LabelCounts:
     annotations: int = 0
     submitted: int = 0
     chunks: int = 0
-    resent_after_ambiguous: int = 0
 
     def to_xcom(self) -> dict[str, int]:
         return {
@@ -226,7 +225,6 @@ class LabelImporter:
                 except AngoAmbiguousWriteError as error:
                     if round_number >= self.max_ambiguous_rounds:
                         raise
-                    self.counts.resent_after_ambiguous += len(chunk)
                     self.log.warning(
                         "Pre-label chunk of %d item(s) may not have been applied (%s); sending it again "
                         "(re-importing the same pre-labels leaves the same result)",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from airflow_provider_ango.imports.builder import BuildRecord
-from airflow_provider_ango.imports.progress import LogLike, Progress
+from airflow_provider_ango.progress import LogLike, Progress
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_ROWS = 500_000

@@ -34,11 +34,6 @@ def split_object_uri(uri: str) -> tuple[str, str]:
     return root, name
 
 
-def object_hook(uri: str, conn_id: str | None) -> tuple[BucketHook, str]:
-    root, key = split_object_uri(uri)
-    return BucketHook.from_uri(root, conn_id), key
-
-
 def manifest_uris(value: Any) -> list[str]:
     """The shard URIs from the build operator's XCom, one URI, a list, or their rendered text."""
     if isinstance(value, str):
@@ -127,6 +122,5 @@ __all__ = [
     "BucketFiles",
     "manifest_fingerprints",
     "manifest_uris",
-    "object_hook",
     "split_object_uri",
 ]

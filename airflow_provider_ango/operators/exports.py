@@ -177,7 +177,15 @@ class AngoTriggerExportOperator(BaseOperator):
             )
         return self._stage(context, options, first_url=None)
 
-    def execute_complete(self, context: Context, event: Mapping[str, Any]) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        if not isinstance(event, Mapping):
+            raise AngoExportError(
+                None,
+                "GET",
+                "/v2/export",
+                f"export request of project {self.project_id} ended without an event from the trigger "
+                f"(got {event!r}); clear the task to request the export again",
+            )
         if event.get("status") != "success":
             raise AngoExportError(
                 event.get("http_status"),

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
-
-from airflow_provider_ango.hooks.ango import AngoHubHook
 from airflow_provider_ango.imports.fingerprints import FingerprintSet
 from airflow_provider_ango.imports.presence import DEFAULT_PAGE_SIZE, list_present, task_external_id
 from airflow_provider_ango.imports.sources import BucketFiles, manifest_fingerprints, manifest_uris
+from airflow_provider_ango.sensors.base import AngoDeferrableSensor
 from airflow_provider_ango.triggers.imports import AngoAssetsImportedTrigger
 
-#: Extra time the deferral is given past the trigger's own deadline (the trigger reports the
-#: timeout with counts; Airflow's deferral timeout is only the backstop).
-_DEFER_GRACE_SECONDS = 300
+_SUMMARY_KEYS = ("expected", "found", "project_tasks")
 
 
-class AngoAssetsImportedSensor(BaseSensorOperator):
+class AngoAssetsImportedSensor(AngoDeferrableSensor[dict[str, int]]):
     """Wait until every valid item of an import manifest has a task in the Ango project.
 
     Each check pages through the project's tasks once (``ceil(tasks / page_size)`` GETs) and
@@ -52,8 +45,6 @@ class AngoAssetsImportedSensor(BaseSensorOperator):
         manifest: Any,
         manifest_conn_id: str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
-        ango_conn_id: str = AngoHubHook.default_conn_name,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -61,12 +52,6 @@ class AngoAssetsImportedSensor(BaseSensorOperator):
         self.manifest = manifest
         self.manifest_conn_id = manifest_conn_id
         self.page_size = page_size
-        self.ango_conn_id = ango_conn_id
-        self.deferrable = deferrable
-
-    @cached_property
-    def hook(self) -> AngoHubHook:
-        return AngoHubHook(ango_conn_id=self.ango_conn_id)
 
     @cached_property
     def uris(self) -> list[str]:
@@ -76,7 +61,7 @@ class AngoAssetsImportedSensor(BaseSensorOperator):
     def expected(self) -> FingerprintSet:
         return manifest_fingerprints(BucketFiles(self.manifest_conn_id), self.uris)
 
-    def _check(self) -> dict[str, int]:
+    def check(self) -> dict[str, int]:
         wanted = self.expected
         if not len(wanted):
             return {"expected": 0, "found": 0, "project_tasks": 0}
@@ -96,53 +81,39 @@ class AngoAssetsImportedSensor(BaseSensorOperator):
         )
         return summary
 
-    def poke(self, context: Context) -> bool | PokeReturnValue:
-        summary = self._check()
-        return PokeReturnValue(is_done=summary["found"] >= summary["expected"], xcom_value=summary)
+    def is_done(self, summary: dict[str, int]) -> bool:
+        return summary["found"] >= summary["expected"]
 
-    def execute(self, context: Context) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
-        summary = self._check()
-        if summary["found"] >= summary["expected"]:
-            return summary
-        timeout = float(self.timeout)
-        self.log.info(
-            "Deferring: the triggerer checks again every %s s (timeout %s s)", self.poke_interval, timeout
-        )
-        self.defer(
-            trigger=AngoAssetsImportedTrigger(
-                project_id=self.project_id,
-                manifest_uris=self.uris,
-                manifest_conn_id=self.manifest_conn_id,
-                expected=summary["expected"],
-                poke_interval=float(self.poke_interval),
-                timeout_at=time.time() + timeout,
-                page_size=self.page_size,
-                ango_conn_id=self.ango_conn_id,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=timeout + _DEFER_GRACE_SECONDS),
-        )
-        return None  # not reached: defer() raises TaskDeferred
+    def result(self, summary: dict[str, int]) -> dict[str, int]:
+        return summary
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        status = event.get("status")
-        summary = {key: event.get(key) for key in ("expected", "found", "project_tasks")}
-        if status == "success":
-            self.log.info("Every imported externalId has a task: %s", summary)
-            return summary
-        if status == "timeout":
-            raise AirflowSensorTimeout(
-                f"Timed out after {self.timeout} s waiting for the imported assets of project "
-                f"{self.project_id}: {summary['found']} of {summary['expected']} externalIds have tasks. "
-                "Check the import task's counts (invalid items are never imported) and Ango's import "
-                "status, or raise `timeout`."
-            )
-        raise AirflowException(
-            f"Waiting for the imported assets of project {self.project_id} failed: "
-            f"{event.get('error', 'error')}: {event.get('message', 'no message')}"
+    def trigger(self, summary: dict[str, int], timeout_at: float) -> AngoAssetsImportedTrigger:
+        return AngoAssetsImportedTrigger(
+            project_id=self.project_id,
+            manifest_uris=self.uris,
+            manifest_conn_id=self.manifest_conn_id,
+            expected=summary["expected"],
+            poke_interval=float(self.poke_interval),
+            timeout_at=timeout_at,
+            page_size=self.page_size,
+            ango_conn_id=self.ango_conn_id,
         )
+
+    def event_result(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        summary = {key: event.get(key) for key in _SUMMARY_KEYS}
+        self.log.info("Every imported externalId has a task: %s", summary)
+        return summary
+
+    def timeout_message(self, event: Mapping[str, Any]) -> str:
+        return (
+            f"Timed out after {self.timeout} s waiting for the imported assets of project "
+            f"{self.project_id}: {event.get('found')} of {event.get('expected')} externalIds have tasks. "
+            "Check the import task's counts (invalid items are never imported) and Ango's import "
+            "status, or raise `timeout`."
+        )
+
+    def what(self) -> str:
+        return f"the imported assets of project {self.project_id}"
 
 
 __all__ = ["AngoAssetsImportedSensor"]

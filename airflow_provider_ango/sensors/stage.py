@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
-
 from airflow_provider_ango.arguments import names_list
-from airflow_provider_ango.hooks.ango import AngoHubHook
+from airflow_provider_ango.sensors.base import AngoDeferrableSensor
 from airflow_provider_ango.stages import StagePlan, StageProgress, make_plan, measure
 from airflow_provider_ango.triggers.stage import AngoTaskStageTrigger
 
-#: Extra time the deferral itself is given past the trigger's own deadline (the trigger
-#: ends the wait with a clear message; Airflow's deferral timeout is only the backstop).
-_DEFER_GRACE_SECONDS = 300
 
-
-class AngoTaskStageSensor(BaseSensorOperator):
+class AngoTaskStageSensor(AngoDeferrableSensor[StageProgress]):
     """Wait until the tasks of an Ango Hub project, or of one batch, have reached a stage.
 
     Done when no task of the scope is left in a stage *before* ``stage`` (tasks already past
@@ -58,8 +49,6 @@ class AngoTaskStageSensor(BaseSensorOperator):
         accept_later_stages: bool = True,
         stages_before: Sequence[str] | None = None,
         min_tasks: int = 1,
-        ango_conn_id: str = "ango_default",
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -71,12 +60,6 @@ class AngoTaskStageSensor(BaseSensorOperator):
         self.accept_later_stages = accept_later_stages
         self.stages_before = stages_before
         self.min_tasks = min_tasks
-        self.ango_conn_id = ango_conn_id
-        self.deferrable = deferrable
-
-    @cached_property
-    def hook(self) -> AngoHubHook:
-        return AngoHubHook(ango_conn_id=self.ango_conn_id)
 
     @cached_property
     def plan(self) -> StagePlan:
@@ -90,53 +73,39 @@ class AngoTaskStageSensor(BaseSensorOperator):
             min_tasks=self.min_tasks,
         )
 
-    def _check(self) -> StageProgress:
+    def check(self) -> StageProgress:
         progress = measure(self.hook, self.plan)
         self.log.info("%s", progress.describe(self.plan))
         return progress
 
-    def poke(self, context: Context) -> bool | PokeReturnValue:
-        progress = self._check()
-        return PokeReturnValue(is_done=progress.done, xcom_value=progress.to_json(self.plan))
+    def is_done(self, summary: StageProgress) -> bool:
+        return summary.done
 
-    def execute(self, context: Context) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
-        progress = self._check()
-        if progress.done:
-            return progress.to_json(self.plan)
-        timeout = float(self.timeout)  # BaseSensorOperator keeps both as seconds
-        self.log.info(
-            "Deferring: the triggerer counts again every %s s (timeout %s s)", self.poke_interval, timeout
-        )
-        self.defer(
-            trigger=AngoTaskStageTrigger(
-                plan=self.plan.to_json(),
-                poke_interval=float(self.poke_interval),
-                timeout_at=time.time() + timeout,
-                ango_conn_id=self.ango_conn_id,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=timeout + _DEFER_GRACE_SECONDS),
-        )
-        return None  # not reached: defer() raises TaskDeferred
+    def result(self, summary: StageProgress) -> dict[str, Any]:
+        return summary.to_json(self.plan)
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        status = event.get("status")
-        if status == "success":
-            self.log.info("Wait over: %s", _counts_text(event.get("progress")))
-            return event.get("progress")
-        if status == "timeout":
-            raise AirflowSensorTimeout(
-                f"Timed out after {self.timeout} s waiting for the tasks of project {self.project_id}"
-                f"{f' batch {self.batch}' if self.batch else ''} to reach stage {self.stage!r}: "
-                f"{_counts_text(event.get('progress'))}. Raise `timeout`, or check the labeling queue "
-                "(are tasks assigned? stuck in Hold?)."
-            )
-        raise AirflowException(
-            f"Waiting for stage {self.stage!r} of project {self.project_id} failed: "
-            f"{event.get('error', 'error')}: {event.get('message', 'no message')}"
+    def trigger(self, summary: StageProgress, timeout_at: float) -> AngoTaskStageTrigger:
+        return AngoTaskStageTrigger(
+            plan=self.plan.to_json(),
+            poke_interval=float(self.poke_interval),
+            timeout_at=timeout_at,
+            ango_conn_id=self.ango_conn_id,
         )
+
+    def event_result(self, event: Mapping[str, Any]) -> Any:
+        self.log.info("Wait over: %s", _counts_text(event.get("progress")))
+        return event.get("progress")
+
+    def timeout_message(self, event: Mapping[str, Any]) -> str:
+        return (
+            f"Timed out after {self.timeout} s waiting for the tasks of project {self.project_id}"
+            f"{f' batch {self.batch}' if self.batch else ''} to reach stage {self.stage!r}: "
+            f"{_counts_text(event.get('progress'))}. Raise `timeout`, or check the labeling queue "
+            "(are tasks assigned? stuck in Hold?)."
+        )
+
+    def what(self) -> str:
+        return f"stage {self.stage!r} of project {self.project_id}"
 
 
 def _counts_text(progress: Any) -> str:

@@ -8,8 +8,8 @@ project; the trigger holds that request open (with the hook's retries) and fires
   are stored in Airflow's database, so it travels only encrypted with the deployment's
   Fernet key (see :mod:`airflow_provider_ango.exports.sealing`); without a Fernet key it
   is left out and the worker requests the export again.
-- ``{"status": "error", "error": <class name>, "message": <text>, "http_status": <int>}``
-  (the hook's message, already free of keys and signatures).
+- ``{"status": "error", "error": <class name>, "message": <text>, "http_status": <int or None>}``
+  for any failure (the message scrubbed of keys and signatures).
 
 The kwargs are plain values: project id, the export options as JSON, connection id and
 timeouts. Nothing secret is serialized.
@@ -20,21 +20,23 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import TriggerEvent
 
-from airflow_provider_ango.exceptions import AngoApiError
 from airflow_provider_ango.exports.sealing import seal_url
 from airflow_provider_ango.hooks.ango import AngoHubHook
 from airflow_provider_ango.models.export import ExportOptions
+from airflow_provider_ango.triggers.base import AngoTrigger, error_event
 
 
-class AngoExportTrigger(BaseTrigger):
+class AngoExportTrigger(AngoTrigger):
     """Request an export of ``project_id`` with ``options`` (``ExportOptions`` as JSON, by alias).
 
     :param request_timeout: seconds one export request may take (Ango answers when the zip
         is ready).
     :param retry_limit: retries of the request after a 5xx, 429 or dropped connection.
     """
+
+    serialized = ("project_id", "options", "ango_conn_id", "request_timeout", "retry_limit")
 
     def __init__(
         self,
@@ -51,18 +53,6 @@ class AngoExportTrigger(BaseTrigger):
         self.request_timeout = float(request_timeout)
         self.retry_limit = int(retry_limit)
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "project_id": self.project_id,
-                "options": self.options,
-                "ango_conn_id": self.ango_conn_id,
-                "request_timeout": self.request_timeout,
-                "retry_limit": self.retry_limit,
-            },
-        )
-
     def make_hook(self) -> AngoHubHook:
         return AngoHubHook(
             ango_conn_id=self.ango_conn_id,
@@ -72,22 +62,15 @@ class AngoExportTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        options = ExportOptions.model_validate(self.options)
         hook = self.make_hook()
         try:
+            options = ExportOptions.model_validate(self.options)
             self.log.info(
                 "Requesting an export of project %s; Ango answers when it is ready", self.project_id
             )
             url = await hook.arequest_export(self.project_id, options)
-        except AngoApiError as error:
-            yield TriggerEvent(
-                {
-                    "status": "error",
-                    "error": type(error).__name__,
-                    "message": str(error),
-                    "http_status": error.status,
-                }
-            )
+        except Exception as error:
+            yield error_event(error)
             return
         finally:
             await hook.aclose()

@@ -7,25 +7,21 @@ seconds until every externalId has a task. It fires exactly one event:
 
 - ``{"status": "success", "expected", "found", "project_tasks"}`` when all are there;
 - ``{"status": "timeout", "expected", "found", ...}`` at the deadline;
-- ``{"status": "error", "error": <class>, "message": <text>}`` when Ango or the bucket keeps
-  failing (messages from the hooks are already free of secrets).
+- ``{"status": "error", "error": <class>, "message": <text>, "http_status": <int or None>}`` when
+  Ango or the bucket keeps failing, or anything else goes wrong (the message is scrubbed).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 from airflow.triggers.base import TriggerEvent
 
-from airflow_provider_ango.exceptions import AngoApiError
 from airflow_provider_ango.hooks.ango import AngoHubHook
-from airflow_provider_ango.hooks.bucket import BucketError
 from airflow_provider_ango.imports.presence import DEFAULT_PAGE_SIZE, alist_present, task_external_id
 from airflow_provider_ango.imports.sources import BucketFiles, manifest_fingerprints
-from airflow_provider_ango.redaction import scrub_text
-from airflow_provider_ango.triggers._polling import PollingTrigger
+from airflow_provider_ango.triggers.base import CheckResult, PollingTrigger, error_event
 
 
 class AngoAssetsImportedTrigger(PollingTrigger):
@@ -40,6 +36,17 @@ class AngoAssetsImportedTrigger(PollingTrigger):
     :param page_size: tasks per listing request.
     :param ango_conn_id: the Ango Hub connection.
     """
+
+    serialized = (
+        "project_id",
+        "manifest_uris",
+        "manifest_conn_id",
+        "expected",
+        "poke_interval",
+        "timeout_at",
+        "page_size",
+        "ango_conn_id",
+    )
 
     def __init__(
         self,
@@ -60,21 +67,6 @@ class AngoAssetsImportedTrigger(PollingTrigger):
         self.page_size = int(page_size)
         self.ango_conn_id = ango_conn_id
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "project_id": self.project_id,
-                "manifest_uris": self.manifest_uris,
-                "manifest_conn_id": self.manifest_conn_id,
-                "expected": self.expected,
-                "poke_interval": self.poke_interval,
-                "timeout_at": self.timeout_at,
-                "page_size": self.page_size,
-                "ango_conn_id": self.ango_conn_id,
-            },
-        )
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = AngoHubHook(ango_conn_id=self.ango_conn_id)
         try:
@@ -82,43 +74,31 @@ class AngoAssetsImportedTrigger(PollingTrigger):
                 ids = await asyncio.to_thread(
                     manifest_fingerprints, BucketFiles(self.manifest_conn_id), self.manifest_uris
                 )
-            except (BucketError, OSError, ValueError) as error:
-                yield _error_event(error)
+            except Exception as error:
+                yield error_event(error)
                 return
-            expected = len(ids)
-            while True:
-                try:
-                    result = await alist_present(
-                        lambda page, limit: hook.aget_tasks_page(self.project_id, page, limit),
-                        task_external_id,
-                        ids,
-                        self.page_size,
-                    )
-                except AngoApiError as error:
-                    yield _error_event(error)
-                    return
-                found = len(result.found)
-                summary = {"expected": expected, "found": found, "project_tasks": result.total}
-                self.log.info(
-                    "%d of %d imported externalIds have tasks in project %s",
-                    found,
-                    expected,
-                    self.project_id,
+
+            async def check() -> CheckResult:
+                result = await alist_present(
+                    lambda page, limit: hook.aget_tasks_page(self.project_id, page, limit),
+                    task_external_id,
+                    ids,
+                    self.page_size,
                 )
-                if found >= expected:
-                    yield TriggerEvent({"status": "success", **summary})
-                    return
-                if not await self.wait_for_next_check():
-                    yield TriggerEvent({"status": "timeout", **summary})
-                    return
+                found, expected = len(result.found), len(ids)
+                self.log.info(
+                    "%d of %d imported externalIds have tasks in project %s", found, expected, self.project_id
+                )
+                return found >= expected, {
+                    "expected": expected,
+                    "found": found,
+                    "project_tasks": result.total,
+                }
+
+            async for event in self.poll(check):
+                yield event
         finally:
             await hook.aclose()
-
-
-def _error_event(error: Exception) -> TriggerEvent:
-    return TriggerEvent(
-        {"status": "error", "error": type(error).__name__, "message": scrub_text(str(error))[:1000]}
-    )
 
 
 __all__ = ["AngoAssetsImportedTrigger"]

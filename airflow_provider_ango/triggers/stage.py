@@ -5,9 +5,10 @@ an absolute deadline, the connection id), so it survives a triggerer restart: it
 counts again. It fires exactly one event:
 
 - ``{"status": "success", "progress": {...}}`` when the condition holds;
-- ``{"status": "timeout", "progress": {...}, "timeout": seconds}`` at the deadline;
-- ``{"status": "error", "error": <class>, "message": <text>}`` when Ango keeps failing
-  past the hook's retry budget (the message is the hook's, already free of secrets).
+- ``{"status": "timeout", "progress": {...}}`` at the deadline;
+- ``{"status": "error", "error": <class>, "message": <text>, "http_status": <int or None>}`` when
+  Ango keeps failing past the hook's retry budget, or anything else goes wrong (the message is
+  scrubbed of secrets).
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from typing import Any
 
 from airflow.triggers.base import TriggerEvent
 
-from airflow_provider_ango.exceptions import AngoApiError
 from airflow_provider_ango.hooks.ango import AngoHubHook
 from airflow_provider_ango.stages import StagePlan, ameasure
-from airflow_provider_ango.triggers._polling import PollingTrigger
+from airflow_provider_ango.triggers.base import CheckResult, PollingTrigger
 
 
 class AngoTaskStageTrigger(PollingTrigger):
@@ -33,6 +33,8 @@ class AngoTaskStageTrigger(PollingTrigger):
     :param ango_conn_id: the Ango Hub connection.
     """
 
+    serialized = ("plan", "poke_interval", "timeout_at", "ango_conn_id")
+
     def __init__(
         self,
         plan: dict[str, Any],
@@ -44,36 +46,18 @@ class AngoTaskStageTrigger(PollingTrigger):
         self.plan = plan
         self.ango_conn_id = ango_conn_id
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "plan": self.plan,
-                "poke_interval": self.poke_interval,
-                "timeout_at": self.timeout_at,
-                "ango_conn_id": self.ango_conn_id,
-            },
-        )
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
         plan = StagePlan.from_json(self.plan)
         hook = AngoHubHook(ango_conn_id=self.ango_conn_id)
+
+        async def check() -> CheckResult:
+            progress = await ameasure(hook, plan)
+            self.log.info("%s", progress.describe(plan))
+            return progress.done, {"progress": progress.to_json(plan)}
+
         try:
-            while True:
-                try:
-                    progress = await ameasure(hook, plan)
-                except AngoApiError as error:
-                    yield TriggerEvent(
-                        {"status": "error", "error": type(error).__name__, "message": str(error)}
-                    )
-                    return
-                self.log.info("%s", progress.describe(plan))
-                if progress.done:
-                    yield TriggerEvent({"status": "success", "progress": progress.to_json(plan)})
-                    return
-                if not await self.wait_for_next_check():
-                    yield TriggerEvent({"status": "timeout", "progress": progress.to_json(plan)})
-                    return
+            async for event in self.poll(check):
+                yield event
         finally:
             await hook.aclose()
 

@@ -23,11 +23,11 @@ from airflow_provider_ango.imports.presence import (
     list_present,
     prefer_lookups,
 )
-from airflow_provider_ango.imports.progress import Progress
 from airflow_provider_ango.imports.rules import ItemRules, RuleError, check_asset_types, natural_sort_key
 from airflow_provider_ango.imports.sources import manifest_uris, split_object_uri
 from airflow_provider_ango.imports.window import compute_window
 from airflow_provider_ango.models.api import Page
+from airflow_provider_ango.progress import Progress
 
 UTC = timezone.utc
 T0 = datetime(2024, 5, 1, tzinfo=UTC)

@@ -10,6 +10,7 @@ import random
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from urllib.parse import unquote, urlsplit
 
@@ -154,7 +155,16 @@ def test_chunk_reader_reads_any_way_it_is_asked() -> None:
     with stream() as reader:
         assert b"".join(iter(lambda: reader.read(2), b"")) == b"abcdefg"
     closed: list[bool] = []
-    reader = io.BufferedReader(ChunkReader(iter([b"x"]), on_close=lambda: closed.append(True)))
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield b"x"
+            yield b"y"
+        finally:
+            closed.append(True)  # where a store releases its connection
+
+    reader = io.BufferedReader(ChunkReader(chunks()))
+    assert reader.read(1) == b"x"
     reader.close()
     assert closed == [True]
 

@@ -21,6 +21,7 @@ from airflow_provider_ango.hooks.bucket.base import (
     Upload,
     utc,
 )
+from airflow_provider_ango.hooks.bucket.streams import ranged_chunks
 from airflow_provider_ango.redaction import scrub_text, truncate
 
 if TYPE_CHECKING:
@@ -180,23 +181,19 @@ class AzureStore(Store):
     ) -> Iterator[bytes]:
         from azure.core import MatchConditions
 
-        position = start
-        while position < stop:
-            length = min(chunk_size, stop - position)
+        def read(first: int, upto: int) -> bytes:
             with self._calls("read", full_key):
-                data = client.download_blob(
-                    offset=position,
-                    length=length,
-                    etag=etag,  # every chunk from the same version
-                    match_condition=MatchConditions.IfNotModified,
-                    max_concurrency=1,
-                ).readall()
-            if not data:
-                raise BucketError(f"{self.describe(full_key)} ended early at byte {position} of {stop}")
-            size = len(data)
-            yield data
-            del data  # do not hold this chunk while the next one downloads
-            position += size
+                return bytes(
+                    client.download_blob(
+                        offset=first,
+                        length=upto - first,
+                        etag=etag,  # every chunk from the same version
+                        match_condition=MatchConditions.IfNotModified,
+                        max_concurrency=1,
+                    ).readall()
+                )
+
+        return ranged_chunks(read, start, stop, chunk_size, self.describe(full_key))
 
     def start_upload(self, full_key: str, content_type: str) -> Upload:
         return _AzureUpload(self, full_key, content_type)

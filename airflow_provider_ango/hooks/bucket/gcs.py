@@ -16,6 +16,7 @@ from airflow_provider_ango.hooks.bucket.base import (
     Upload,
     utc,
 )
+from airflow_provider_ango.hooks.bucket.streams import ranged_chunks
 from airflow_provider_ango.redaction import scrub_text, truncate
 
 if TYPE_CHECKING:
@@ -138,23 +139,19 @@ class GCSStore(Store):
         return self._chunks(self.handle.blob(full_key), start, stop, int(found.generation), chunk_size)
 
     def _chunks(self, blob: Any, start: int, stop: int, generation: int, chunk_size: int) -> Iterator[bytes]:
-        position = start
-        while position < stop:
-            upto = min(position + chunk_size, stop)
+        def read(first: int, upto: int) -> bytes:
             with self._calls("read", blob.name):
-                data = blob.download_as_bytes(
-                    start=position,
-                    end=upto - 1,  # inclusive, as in HTTP
-                    raw_download=True,  # the stored bytes, as counted by size (no gzip transcoding)
-                    checksum=None,  # ranges carry no whole-object checksum
-                    if_generation_match=generation,  # every chunk from the same version
+                return bytes(
+                    blob.download_as_bytes(
+                        start=first,
+                        end=upto - 1,  # inclusive, as in HTTP
+                        raw_download=True,  # the stored bytes, as counted by size (no gzip transcoding)
+                        checksum=None,  # ranges carry no whole-object checksum
+                        if_generation_match=generation,  # every chunk from the same version
+                    )
                 )
-            if not data:
-                raise BucketError(f"{self.describe(blob.name)} ended early at byte {position} of {stop}")
-            size = len(data)
-            yield data
-            del data  # do not hold this chunk while the next one downloads
-            position += size
+
+        return ranged_chunks(read, start, stop, chunk_size, self.describe(blob.name))
 
     def start_upload(self, full_key: str, content_type: str) -> Upload:
         return _GCSUpload(self, full_key, content_type)

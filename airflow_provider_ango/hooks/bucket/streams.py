@@ -22,11 +22,10 @@ MAX_PART_SIZE = 4000 * 1024 * 1024
 class ChunkReader(io.RawIOBase):
     """A raw binary stream over an iterator of byte chunks; closing it releases the connection."""
 
-    def __init__(self, chunks: Iterator[bytes], on_close: Callable[[], None] | None = None) -> None:
+    def __init__(self, chunks: Iterator[bytes]) -> None:
         super().__init__()
         self._chunks = chunks
         self._pending = memoryview(b"")
-        self._on_close = on_close
 
     def readable(self) -> bool:
         return True
@@ -62,10 +61,27 @@ class ChunkReader(io.RawIOBase):
             try:
                 if closer is not None:
                     closer()
-                if self._on_close is not None:
-                    self._on_close()
             finally:
                 super().close()
+
+
+def ranged_chunks(
+    read: Callable[[int, int], bytes], start: int, stop: int, chunk_size: int, name: str
+) -> Iterator[bytes]:
+    """Bytes ``[start, stop)`` as chunks of at most ``chunk_size``, one ranged read ``read(a, b)`` each.
+
+    For stores whose SDK reads a range into memory (GCS, Azure): memory stays at one chunk, and an
+    object that ends before ``stop`` (it shrank meanwhile) is an error naming it, never a silent cut.
+    """
+    position = start
+    while position < stop:
+        data = read(position, min(position + chunk_size, stop))
+        if not data:
+            raise BucketError(f"{name} ended early at byte {position} of {stop}")
+        size = len(data)
+        yield data
+        del data  # do not hold this chunk while the next one downloads
+        position += size
 
 
 WriterState = Literal["open", "failed", "committed", "aborted"]
