@@ -62,13 +62,9 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "ango",
                 "hook-class-name": "airflow_provider_ango.hooks.ango.AngoHubHook",
                 "hook-name": "Ango Hub",
-                "conn-fields": {
-                    "organization_id": {
-                        "label": "Organization ID",
-                        "schema": {"type": ["string", "null"]},
-                        "description": "Optional: the Ango organization the key belongs to.",
-                    },
-                },
+                # No organization field: Ango authenticates by the apikey header alone (its SDK
+                # sends nothing else and the REST documentation names no organization header).
+                "conn-fields": {},
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port", "login", "extra"],
                     "relabeling": {"password": "API key", "host": "Ango Hub URL"},

@@ -40,7 +40,9 @@ def test_entry_point_returns_provider_info() -> None:
     behaviour = connection["ui-field-behaviour"]
     assert behaviour["relabeling"]["password"] == "API key"
     assert behaviour["placeholders"]["host"] == "https://imeritapi.ango.ai"
-    assert "organization_id" in connection["conn-fields"]
+    # The key alone authenticates (one organization per key): no organization field to fill in.
+    assert "organization_id" not in connection["conn-fields"]
+    assert {"schema", "port", "login", "extra"} <= set(behaviour["hidden-fields"])
 
 
 def test_airflow_cli_lists_provider_and_ango_hook(airflow_home) -> None:

@@ -11,7 +11,7 @@ Ango documents the ``externalId`` asset filter as an exact match of one value, s
 "which of these 500 ids exist" query is not available; checking a *few* ids one by one
 (``filters={"externalId": id}``, one GET each) is cheaper than a full listing when there are
 fewer of them than listing pages, which is how the re-check after an ambiguous import
-failure and the later rounds of the import sensor choose between the two.
+failure chooses between the two (the import sensor always pages through the listing).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Pydantic models of what is sent to Ango Hub on import: cloud asset items and pre-labels.
 
-They mirror Ango's import documentation (``seeds/importing-cloud-remote-assets.txt`` and
-``importing-private-gcp-assets``):
+They mirror Ango's import documentation (docs.imerit.net: "Importing cloud (remote) assets" and
+"Importing private GCP assets"):
 
 * an **import item** is ``{"data": "<absolute, percent-encoded URL>", "externalId": "<id>"}``
   plus, optionally, ``metadata`` (video ``frameRate`` int or float, ``frameCount`` int,

@@ -198,7 +198,7 @@ class _NullLog:
 
 
 class TestResolveBatchesFallback:
-    """ango-api.md only promises ``project {_id, name}`` from create-batch: ids may need one re-read."""
+    """The SDK only promises ``project {_id, name}`` from create-batch: ids may need one re-read."""
 
     def test_one_more_project_read_when_the_create_answer_lists_no_batches(self) -> None:
         from airflow_provider_ango.hooks.ango.connection import AngoConnectionSettings

@@ -18,7 +18,7 @@ from airflow_provider_ango.imports.media import (
 from airflow_provider_ango.models.imports import AngoImportItem, LabelItem, validation_reason
 
 
-# -- import items: the examples of the seeds validate as they are ------------------------
+# -- import items: the examples of Ango's import documentation validate as they are ------------------------
 @pytest.mark.parametrize(
     "item",
     [
