@@ -1,11 +1,13 @@
-"""The export side's pure logic, kept out of the operators so each part is small and unit-tested.
+"""The export pipeline: an Ango export zip -> staging -> files in the lake, complete or not at all.
 
-- :mod:`.window` - incremental ``updatedAt`` windows from a run's data interval (and why ``$gte``/``$lt``);
-- :mod:`.sealing` - the signed export URL sealed with Airflow's Fernet key between triggerer and worker;
-- :mod:`.staging` - stream the export zip into the staging bucket, hashed and checked (:mod:`.zipcheck`);
-- :mod:`.records` - records streamed out of a zip (ijson for JSON arrays, line by line for NDJSON);
-- :mod:`.safe_keys` - externalId -> object name with no traversal and no collisions;
-- :mod:`.layouts` - raw / ndjson / json / split writers; :mod:`.registry` - the files written, on disk;
-- :mod:`.landing` - the atomic landing protocol (temporary prefix, publish, manifest, ``_SUCCESS``);
-- :mod:`.locations`, :mod:`.progress`, :mod:`.errors` - bucket URIs, progress lines, typed errors.
+Pure logic, no I/O of their own: ``window`` (incremental ``updatedAt`` windows and why
+``$gte``/``$lt``), ``sealing`` (the signed URL sealed with the Fernet key between triggerer and
+worker), ``zipcheck`` (a zip's tail checked while it streams), ``records`` (records out of a
+local zip: ijson for JSON arrays, line by line for NDJSON), ``safe_keys`` (externalId -> object
+name without traversal or collisions), ``registry`` (the files a landing wrote, kept on local
+disk) and ``locations`` (bucket URIs as hook and key prefix).
+
+I/O through the hooks they are handed: ``staging`` (the zip streamed from its signed URL into
+the staging bucket, hashed and checked), ``layouts`` (raw / ndjson / json / split writers) and
+``landing`` (the atomic landing protocol: temporary prefix, publish, manifest, ``_SUCCESS``).
 """

@@ -1,8 +1,12 @@
-"""The pure parts of importing bucket files into Ango Hub, used by the import operators.
+"""The import pipeline: bucket files -> a validated manifest -> Ango assets (and pre-labels), exactly once.
 
-One module per job: ``window`` (which files a run takes), ``rules`` (externalId, batches,
-contextData, asset types), ``media`` (image sizes from a ranged read, video sidecars),
-``manifest`` (sharded NDJSON written through a temp key, then published), ``fingerprints``
-and ``presence`` (which externalIds already exist in a project), ``labels`` (pre-label
-files, checked against the category schema) and ``progress`` (done/total, rate, ETA).
+Pure logic, no I/O of their own: ``window`` (which files a run takes), ``rules`` (externalId,
+batches, contextData, asset types), ``media`` (image sizes from a header, video sidecars),
+``builder`` (bucket objects -> import items, given a reader), ``fingerprints`` (8-byte ids).
+
+I/O through the hooks they are handed: ``manifest`` (NDJSON shards written through temporary
+keys, then published), ``sources`` (manifests and label files read by object URI),
+``presence`` (which externalIds a project already has: it pages through a listing),
+``assets`` (the exactly-once import of a manifest) and ``labels`` (pre-labels, checked whole
+against the project before the first POST).
 """

@@ -11,16 +11,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from airflow_provider_ango.exceptions import BucketError, BucketObjectNotFoundError, BucketUriError
 from airflow_provider_ango.hooks.bucket.address import azure_public_base
-from airflow_provider_ango.hooks.bucket.base import (
-    BucketError,
-    BucketObject,
-    BucketObjectNotFoundError,
-    BucketUriError,
-    Store,
-    Upload,
-    utc,
-)
+from airflow_provider_ango.hooks.bucket.base import BucketObject, Store, Upload, utc
 from airflow_provider_ango.hooks.bucket.streams import ranged_chunks
 from airflow_provider_ango.redaction import scrub_text, truncate
 

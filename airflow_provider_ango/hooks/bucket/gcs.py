@@ -7,15 +7,9 @@ from contextlib import contextmanager
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_ango.exceptions import BucketError, BucketObjectNotFoundError
 from airflow_provider_ango.hooks.bucket.address import endpoint_base
-from airflow_provider_ango.hooks.bucket.base import (
-    BucketError,
-    BucketObject,
-    BucketObjectNotFoundError,
-    Store,
-    Upload,
-    utc,
-)
+from airflow_provider_ango.hooks.bucket.base import BucketObject, Store, Upload, utc
 from airflow_provider_ango.hooks.bucket.streams import ranged_chunks
 from airflow_provider_ango.redaction import scrub_text, truncate
 
@@ -97,13 +91,7 @@ class GCSStore(Store):
             if page is None:
                 return
             for blob in page:
-                yield BucketObject(
-                    key=blob.name,
-                    size=int(blob.size or 0),
-                    etag=str(blob.generation) if blob.generation is not None else blob.etag,
-                    last_modified=utc(blob.updated),
-                    content_type=blob.content_type,
-                )
+                yield _listed(blob)
 
     def url_base(self) -> str:
         endpoint = str(self.client.api_endpoint or "").rstrip("/")
@@ -118,15 +106,7 @@ class GCSStore(Store):
     def stat(self, full_key: str) -> BucketObject | None:
         with self._calls("check", full_key):
             blob = self.handle.get_blob(full_key)
-        if blob is None:
-            return None
-        return BucketObject(
-            key=blob.name,
-            size=int(blob.size or 0),
-            etag=str(blob.generation) if blob.generation is not None else blob.etag,
-            last_modified=utc(blob.updated),
-            content_type=blob.content_type,
-        )
+        return None if blob is None else _listed(blob)
 
     def open_range(self, full_key: str, start: int, end: int | None, chunk_size: int) -> Iterator[bytes]:
         found = self.handle.blob(full_key)
@@ -190,6 +170,17 @@ class GCSStore(Store):
                 token, _done, _total = dest.rewrite(source, token=token)
                 if token is None:
                     return
+
+
+def _listed(blob: Any) -> BucketObject:
+    """A listing record from a ``storage.Blob`` (the generation is the version tag)."""
+    return BucketObject(
+        key=blob.name,
+        size=int(blob.size or 0),
+        etag=str(blob.generation) if blob.generation is not None else blob.etag,
+        last_modified=utc(blob.updated),
+        content_type=blob.content_type,
+    )
 
 
 @cache

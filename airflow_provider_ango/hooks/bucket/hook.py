@@ -21,43 +21,22 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_ango.exceptions import AngoWindowError
 from airflow_provider_ango.hooks.bucket.address import (
-    ACCEPTED_FORMS,
     content_type_for,
     encode_key,
     join_key,
     parse_bucket_uri,
-    s3_object_url,
 )
 from airflow_provider_ango.hooks.bucket.base import (
     DEFAULT_PART_SIZE,
     DEFAULT_READ_CHUNK,
     BucketArgumentError,
-    BucketError,
     BucketLocation,
     BucketObject,
-    BucketObjectNotFoundError,
-    BucketUriError,
     Store,
 )
-from airflow_provider_ango.hooks.bucket.select import KeyFilter, glob_to_regex
+from airflow_provider_ango.hooks.bucket.select import KeyFilter
 from airflow_provider_ango.hooks.bucket.streams import BucketWriter, ChunkReader
 from airflow_provider_ango.models.window import TimeWindow
-
-__all__ = [
-    "ACCEPTED_FORMS",
-    "BucketArgumentError",
-    "BucketError",
-    "BucketHook",
-    "BucketLocation",
-    "BucketObject",
-    "BucketObjectNotFoundError",
-    "BucketUriError",
-    "BucketWriter",
-    "encode_key",
-    "glob_to_regex",
-    "parse_bucket_uri",
-    "s3_object_url",
-]
 
 DEFAULT_CONN_IDS = {"s3": "aws_default", "gcs": "google_cloud_default", "azure": "wasb_default"}
 
@@ -333,3 +312,6 @@ class BucketHook(BaseHook):
         self._store.copy(source, dest)
         self._store.delete(source)
         self.log.info("Published %s", self._store.describe(dest))
+
+
+__all__ = ["DEFAULT_CONN_IDS", "BucketHook"]

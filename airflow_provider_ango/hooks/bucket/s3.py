@@ -7,20 +7,14 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_ango.exceptions import BucketError, BucketObjectNotFoundError
 from airflow_provider_ango.hooks.bucket.address import (
     endpoint_base,
     is_aws_endpoint,
     s3_region,
     s3_virtual_host_base,
 )
-from airflow_provider_ango.hooks.bucket.base import (
-    BucketError,
-    BucketObject,
-    BucketObjectNotFoundError,
-    Store,
-    Upload,
-    utc,
-)
+from airflow_provider_ango.hooks.bucket.base import BucketObject, Store, Upload, utc
 from airflow_provider_ango.redaction import scrub_text, truncate
 
 if TYPE_CHECKING:
