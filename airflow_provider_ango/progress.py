@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -33,6 +34,7 @@ def human_bytes(count: float) -> str:
     return f"{count:.1f} GiB"  # pragma: no cover
 
 
+@dataclass
 class Progress:
     """Log ``what: done/total`` with rate and ETA (and bytes when counted).
 
@@ -41,26 +43,19 @@ class Progress:
     :param clock: a monotonic clock (tests pass a fake one; nothing here sleeps).
     """
 
-    def __init__(
-        self,
-        log: LogLike,
-        what: str,
-        total: int | None = None,
-        *,
-        unit: str = "items",
-        every_seconds: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.log = log
-        self.what = what
-        self.total = total
-        self.unit = unit
-        self.every_seconds = every_seconds
-        self.clock = clock
-        self.started = clock()
-        self.done = 0
-        self.bytes = 0
-        self._last_logged: float | None = None
+    log: LogLike
+    what: str
+    total: int | None = None
+    unit: str = field(default="items", kw_only=True)
+    every_seconds: float = field(default=10.0, kw_only=True)
+    clock: Callable[[], float] = field(default=time.monotonic, kw_only=True)
+    done: int = field(default=0, init=False)
+    bytes: int = field(default=0, init=False)
+    started: float = field(init=False)
+    _last_logged: float | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
 
     def advance(self, count: int = 0, *, nbytes: int = 0, force: bool = False) -> None:
         self.done += count

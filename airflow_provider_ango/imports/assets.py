@@ -92,25 +92,22 @@ def _parse(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
     return raw, None
 
 
+@dataclass
 class AssetImporter:
-    def __init__(
-        self,
-        hook: AngoHubHook,
-        settings: ImportSettings,
-        log: LogLike,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if settings.chunk_size < 1:
+    """One run's import of a manifest (the steps in the module docstring)."""
+
+    hook: AngoHubHook
+    settings: ImportSettings
+    log: LogLike
+    sleep: Callable[[float], None] = field(default=time.sleep, kw_only=True)
+    clock: Callable[[], float] = field(default=time.monotonic, kw_only=True)
+    counts: ImportCounts = field(init=False)
+    _project_size: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if self.settings.chunk_size < 1:
             raise ValueError("chunk_size must be >= 1")
-        self.hook = hook
-        self.settings = settings
-        self.log = log
-        self.sleep = sleep
-        self.clock = clock
-        self.counts = ImportCounts(dry_run=settings.dry_run)
-        self._project_size = 0
+        self.counts = ImportCounts(dry_run=self.settings.dry_run)
 
     # -- step 1 -----------------------------------------------------------------------
     def scan(self, lines: ManifestLines) -> tuple[FingerprintSet, set[str]]:

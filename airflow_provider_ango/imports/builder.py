@@ -105,23 +105,17 @@ class FolderInfo:
     last_modified: datetime
 
 
+@dataclass
 class ItemBuilder:
-    def __init__(
-        self,
-        rules: ItemRules,
-        options: BuildOptions,
-        window: TimeWindow,
-        url_of: UrlOf,
-        read_range: ReadRange,
-        log: LogLike,
-    ) -> None:
-        self.rules = rules
-        self.options = options
-        self.window = window
-        self.url_of = url_of
-        self.read_range = read_range
-        self.log = log
-        self.stats = BuildStats()
+    """Bucket objects of ``window`` to import items by ``rules`` and ``options``, counting in ``stats``."""
+
+    rules: ItemRules
+    options: BuildOptions
+    window: TimeWindow
+    url_of: UrlOf
+    read_range: ReadRange
+    log: LogLike
+    stats: BuildStats = field(default_factory=BuildStats, init=False)
 
     def wants(self, key: str) -> bool:
         kind = asset_type_of(key)

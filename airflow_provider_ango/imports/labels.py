@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ijson
@@ -102,28 +102,22 @@ class LabelCounts:
         }
 
 
+@dataclass
 class LabelImporter:
-    def __init__(
-        self,
-        hook: AngoHubHook,
-        project_id: str,
-        log: LogLike,
-        *,
-        chunk_size: int = 500,
-        page_size: int = DEFAULT_PAGE_SIZE,
-        max_ambiguous_rounds: int = 3,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if chunk_size < 1:
+    """Pre-labels for ``project_id``: :meth:`validate` everything, then :meth:`send` in chunks."""
+
+    hook: AngoHubHook
+    project_id: str
+    log: LogLike
+    chunk_size: int = field(default=500, kw_only=True)
+    page_size: int = field(default=DEFAULT_PAGE_SIZE, kw_only=True)
+    max_ambiguous_rounds: int = field(default=3, kw_only=True)
+    clock: Callable[[], float] = field(default=time.monotonic, kw_only=True)
+    counts: LabelCounts = field(default_factory=LabelCounts, init=False)
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 1:
             raise ValueError("chunk_size must be >= 1")
-        self.hook = hook
-        self.project_id = project_id
-        self.log = log
-        self.chunk_size = chunk_size
-        self.page_size = page_size
-        self.max_ambiguous_rounds = max_ambiguous_rounds
-        self.clock = clock
-        self.counts = LabelCounts()
 
     def validate(self, records: LabelRecords) -> None:
         """Passes 1 and 2; raises :class:`LabelValidationError` naming the first offenders."""

@@ -254,27 +254,19 @@ def raise_for_transport_error(call: ApiCall, error: httpx.HTTPError, secrets: tu
     raise final from error
 
 
+@dataclass(frozen=True)
 class Transport:
     """Sends :class:`ApiCall` objects with the retry policy; sync and async share everything but I/O."""
 
-    def __init__(
-        self,
-        policy: RetryPolicy,
-        api_key: str,
-        log: logging.Logger | Any,
-        sleep: Callable[[float], None] = time.sleep,
-        async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
-    ) -> None:
-        self.policy = policy
-        self._api_key = api_key
-        self.log = log
-        self.sleep = sleep
-        self.async_sleep = async_sleep
-        self.rng = rng
+    policy: RetryPolicy
+    api_key: str = field(repr=False)
+    log: logging.Logger | Any
+    sleep: Callable[[float], None] = time.sleep
+    async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    rng: Callable[[], float] = random.random
 
     def secrets_for(self, call: ApiCall) -> tuple[str, ...]:
-        return (self._api_key, *call.secrets)
+        return (self.api_key, *call.secrets)
 
     def wait_seconds(self, retry_state: RetryCallState) -> float:
         failure = retry_state.outcome.exception() if retry_state.outcome else None
