@@ -64,7 +64,31 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": "Ango Hub",
                 # No organization field: Ango authenticates by the apikey header alone (its SDK
                 # sends nothing else and the REST documentation names no organization header).
-                "conn-fields": {},
+                "conn-fields": {
+                    "requests_per_minute": {
+                        "label": "Requests per minute",
+                        "schema": {"type": ["number", "null"], "minimum": 0},
+                        "description": "Your plan's rate limit (Standard: 100); the client stays under it. "
+                        "0 turns pacing off. Split it between workers with an Airflow pool.",
+                    },
+                    "max_concurrent_requests": {
+                        "label": "Requests in flight",
+                        "schema": {"type": ["integer", "null"], "minimum": 1},
+                        "description": "At most this many requests at once from one process (default 8).",
+                    },
+                    "batch_refs": {
+                        "label": "Batch references in imports",
+                        "schema": {"type": ["string", "null"], "enum": ["ids", "names", None]},
+                        "description": "How cloud imports name batches: ids (the SDK, default) or names "
+                        "(the REST documentation).",
+                    },
+                    "api_reading": {
+                        "label": "Request forms",
+                        "schema": {"type": ["string", "null"], "enum": ["sdk", "rest", None]},
+                        "description": "Where the SDK and the REST documentation disagree: sdk (default) "
+                        "or rest.",
+                    },
+                },
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port", "login", "extra"],
                     "relabeling": {"password": "API key", "host": "Ango Hub URL"},

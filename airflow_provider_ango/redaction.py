@@ -15,6 +15,8 @@ MAX_MESSAGE_LENGTH = 500
 _REDACTED = "***"
 # A URL up to its query; the query (and fragment) is what a signed URL's signature lives in.
 _URL_WITH_QUERY = re.compile(r"(?P<base>https?://[^\s?#\"'<>]+)[?#][^\s\"'<>]*", re.IGNORECASE)
+# ``user:password@`` in a URL (MinIO endpoints, proxies): the password is a secret.
+_USERINFO = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)[^/\s@\"'<>]+@", re.IGNORECASE)
 # Signature parameters that show up without their URL (S3, GCS, Azure SAS, generic tokens).
 _SIGNATURE_PARAM = re.compile(
     r"\b(?P<name>X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|X-Goog-Signature|X-Goog-Credential"
@@ -31,11 +33,12 @@ def redact_url(url: str) -> str:
 
 
 def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """Remove known secret values, URL query strings and signature parameters from ``text``."""
+    """Remove known secret values, URL userinfo, query strings and signature parameters from ``text``."""
     for secret in secrets:
         # Very short values would blank out ordinary words; real keys and signatures are long.
         if secret and len(secret) >= 6:
             text = text.replace(secret, _REDACTED)
+    text = _USERINFO.sub(lambda match: f"{match.group('scheme')}{_REDACTED}@", text)
     text = _URL_WITH_QUERY.sub(lambda match: f"{match.group('base')}?<redacted>", text)
     return _SIGNATURE_PARAM.sub(lambda match: f"{match.group('name')}={_REDACTED}", text)
 

@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from airflow_provider_ango import __version__
+from airflow_provider_ango.exceptions import AngoConfigError
+from airflow_provider_ango.hooks.ango.ratelimit import shared_limiter
 from airflow_provider_ango.hooks.ango.transport import ApiCall, RetryPolicy, Transport
+from airflow_provider_ango.redaction import scrub_text
 
 if TYPE_CHECKING:
     from airflow.sdk.definitions.connection import Connection
@@ -26,32 +29,149 @@ if TYPE_CHECKING:
 DEFAULT_HOST = "https://imeritapi.ango.ai"
 #: Connecting is quick or not happening; a long request timeout should not stretch it.
 MAX_CONNECT_TIMEOUT = 10.0
+#: Ango's regional base URLs, as its REST documentation gives them (``/v2`` included).
+REGIONS = {
+    "EU (default)": "https://imeritapi.ango.ai/v2  (alias eu-api.ango.ai)",
+    "US": "https://us-api.ango.ai/v2",
+    "India": "https://in-api.ango.ai/v2",
+    "test": "https://testapi.ango.ai/v2",
+}
+ACCEPTED_HOSTS = (
+    "a host name (imeritapi.ango.ai, us-api.ango.ai, in-api.ango.ai, eu-api.ango.ai, testapi.ango.ai, or "
+    "your own): https is assumed",
+    "a URL with http:// or https:// and an optional port",
+    "either of them followed by /v2 (as Ango documents its regional base URLs)",
+)
+#: The Standard plan's documented limit.
+DEFAULT_REQUESTS_PER_MINUTE = 100.0
+DEFAULT_MAX_CONCURRENT_REQUESTS = 8
+BATCH_REFS = ("ids", "names")
+API_READINGS = ("sdk", "rest")
+
+
+def _bad_host(conn_id: str, host: str, why: str) -> AngoConfigError:
+    forms = "\n  ".join(ACCEPTED_HOSTS)
+    return AngoConfigError(
+        f"Airflow connection {conn_id!r}: host {scrub_text(host)!r} {why}. Give the Ango Hub URL in one "
+        f"of these forms:\n  {forms}"
+    )
+
+
+def parse_host(host: str | None, port: int | None = None, conn_id: str = "ango_default") -> tuple[str, bool]:
+    """``(base URL without /v2, whether https was assumed)`` from a connection's host and port.
+
+    The provider's paths start with ``/v2``, so a documented base URL such as
+    ``https://us-api.ango.ai/v2`` loses its ``/v2`` here (or every call would go to ``/v2/v2/...``).
+    Any other path, a query, or a scheme other than http(s) is refused, naming the connection.
+    """
+    text = (host or "").strip()
+    if not text:
+        return DEFAULT_HOST, False
+    assumed = "://" not in text
+    url = f"https://{text}" if assumed else text
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as error:
+        raise _bad_host(conn_id, text, f"is not a URL ({error})") from None
+    if parsed.scheme not in ("http", "https"):
+        raise _bad_host(conn_id, text, f"has the scheme {parsed.scheme!r}; Ango Hub speaks http(s)")
+    if not parsed.host:
+        raise _bad_host(conn_id, text, "names no host")
+    if parsed.query or parsed.fragment or parsed.userinfo:
+        raise _bad_host(conn_id, text, "carries a query, a fragment or a user name; give the bare URL")
+    path = parsed.path.rstrip("/")
+    if path not in ("", "/v2"):
+        raise _bad_host(conn_id, text, f"has the path {parsed.path!r}; only /v2 (or none) is accepted")
+    base = parsed.copy_with(path="/", query=None)
+    if port and parsed.port is None:
+        base = base.copy_with(port=port)
+    return str(base).rstrip("/"), assumed
 
 
 def base_url_from_host(host: str | None, port: int | None = None) -> str:
-    """Base URL from a connection host given with or without scheme (``https`` assumed), port kept."""
-    host = (host or "").strip().rstrip("/")
-    if not host:
-        return DEFAULT_HOST
-    url = host if "://" in host else f"https://{host}"
-    parsed = httpx.URL(url)
-    if port and parsed.port is None:
-        url = str(parsed.copy_with(port=port)).rstrip("/")
-    return url
+    """The base URL (no ``/v2``) of a connection host given in any accepted form."""
+    return parse_host(host, port)[0]
+
+
+def _extra_number(extra: dict[str, Any], name: str, default: float, conn_id: str, minimum: float) -> float:
+    value = extra.get(name, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not number >= minimum:  # also refuses NaN
+        raise AngoConfigError(
+            f"Airflow connection {conn_id!r}: extra {name}={value!r} is not a number >= {minimum:g}; "
+            f"leave it out for the default ({default:g})"
+        )
+    return number
+
+
+def _extra_choice(extra: dict[str, Any], name: str, choices: tuple[str, ...], conn_id: str) -> str:
+    value = str(extra.get(name, choices[0])).strip().lower()
+    if value not in choices:
+        raise AngoConfigError(
+            f"Airflow connection {conn_id!r}: extra {name}={extra.get(name)!r} is not one of "
+            f"{', '.join(choices)} (default {choices[0]})"
+        )
+    return value
 
 
 @dataclass(frozen=True)
 class AngoConnectionSettings:
-    """What the hook reads from an Airflow connection (the key is left out of ``repr``)."""
+    """What the hook reads from an Airflow connection (the key is left out of ``repr``).
+
+    :param requests_per_minute: the organization's plan rate (extra ``requests_per_minute``;
+        default 100, the Standard plan; 0 turns pacing off); the client paces itself under it.
+    :param rate_window_seconds: the window that rate counts over (extra ``rate_window_seconds``,
+        default 60); a smaller one scales the same arithmetic down for rehearsals and tests.
+    :param max_concurrent_requests: requests in flight at once from this process (extra
+        ``max_concurrent_requests``, default 8).
+    :param batch_refs: how the cloud import names batches: ``ids`` (the SDK's reading, default)
+        or ``names`` (the REST documentation's).
+    :param api_reading: which request forms to send where the SDK and the REST documentation
+        disagree and no form satisfies both: ``sdk`` (default) or ``rest``.
+    :param scheme_assumed: the host had no scheme and https was assumed (said in TLS errors).
+    """
 
     base_url: str
     api_key: str = field(repr=False)
+    requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE
+    rate_window_seconds: float = 60.0
+    max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS
+    batch_refs: str = "ids"
+    api_reading: str = "sdk"
+    scheme_assumed: bool = False
+    conn_id: str = "ango_default"
 
     @classmethod
     def from_connection(cls, conn: Connection) -> AngoConnectionSettings:
+        conn_id = conn.conn_id or "?"
         if not conn.password:
-            raise ValueError(f"Airflow connection {conn.conn_id!r} has no Ango Hub API key (password field)")
-        return cls(base_url_from_host(conn.host, conn.port), conn.password)
+            raise AngoConfigError(
+                f"Airflow connection {conn_id!r} has no Ango Hub API key: put the key (Ango Hub, "
+                "Account > API) in its password field"
+            )
+        base_url, assumed = parse_host(conn.host, conn.port, conn_id)
+        # The connection form stores its fields as plain keys; older forms prefixed them.
+        extra = {key.removeprefix("extra__ango__"): value for key, value in (conn.extra_dejson or {}).items()}
+        extra = {key: value for key, value in extra.items() if value not in (None, "")}
+        rate = _extra_number(extra, "requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE, conn_id, 0)
+        window = _extra_number(extra, "rate_window_seconds", 60.0, conn_id, 0.001)
+        concurrent = _extra_number(
+            extra, "max_concurrent_requests", DEFAULT_MAX_CONCURRENT_REQUESTS, conn_id, 1
+        )
+        return cls(
+            base_url,
+            conn.password,
+            requests_per_minute=rate,
+            rate_window_seconds=window,
+            max_concurrent_requests=int(concurrent),
+            batch_refs=_extra_choice(extra, "batch_refs", BATCH_REFS, conn_id),
+            api_reading=_extra_choice(extra, "api_reading", API_READINGS, conn_id),
+            scheme_assumed=assumed,
+            conn_id=conn_id,
+        )
 
 
 def user_agent() -> str:
@@ -107,13 +227,28 @@ class AngoSession:
     def client(self) -> httpx.Client:
         return httpx.Client(**client_options(self.settings, self.timeout))
 
-    def transport(self, api_key: str, policy: RetryPolicy | None = None) -> Transport:
+    def transport(self, settings: AngoConnectionSettings, policy: RetryPolicy | None = None) -> Transport:
+        limiter = None
+        if settings.requests_per_minute > 0:
+            limiter = shared_limiter(
+                settings.base_url,
+                settings.api_key,
+                int(settings.requests_per_minute),
+                settings.rate_window_seconds,
+                settings.max_concurrent_requests,
+            )
         return Transport(
-            policy or self.policy, api_key, self.log, sleep=self.sleep, async_sleep=self.async_sleep
+            policy or self.policy,
+            settings.api_key,
+            self.log,
+            sleep=self.sleep,
+            async_sleep=self.async_sleep,
+            limiter=limiter,
+            rate_window=settings.rate_window_seconds,
         )
 
     def call(self, call: ApiCall) -> Any:
-        return self.transport(self.settings.api_key).send(self.client, call)
+        return self.transport(self.settings).send(self.client, call)
 
     async def acall(self, call: ApiCall) -> Any:
         if self._async_settings is None:
@@ -123,7 +258,7 @@ class AngoSession:
         if self._async_client is None or self._async_loop is not loop:
             self._async_client = httpx.AsyncClient(**client_options(self._async_settings, self.timeout))
             self._async_loop = loop
-        return await self.transport(self._async_settings.api_key).asend(self._async_client, call)
+        return await self.transport(self._async_settings).asend(self._async_client, call)
 
     def secrets(self) -> tuple[str, ...]:
         """The values no message may show (the key, once it has been read)."""

@@ -72,13 +72,16 @@ class AngoHubHook(BaseHook):
         retry_max_wait: float = 60.0,
         retry_max_elapsed: float = 300.0,
         retry_initial_wait: float = 1.0,
+        rate_limit_timeout: float = 1800.0,
     ) -> None:
         super().__init__()
         if timeout <= 0:
             raise ValueError("timeout must be > 0 seconds")
         self.ango_conn_id = ango_conn_id
         self.timeout = timeout
-        self.retry_policy = RetryPolicy(retry_limit, retry_initial_wait, retry_max_wait, retry_max_elapsed)
+        self.retry_policy = RetryPolicy(
+            retry_limit, retry_initial_wait, retry_max_wait, retry_max_elapsed, rate_limit_timeout
+        )
         self.session = AngoSession(
             lambda: self.get_connection(self.ango_conn_id),
             lambda: self.aget_connection(self.ango_conn_id),
@@ -126,7 +129,8 @@ class AngoHubHook(BaseHook):
         session = self.session
         try:
             settings = session.settings
-            transport = session.transport(settings.api_key, RetryPolicy(max_retries=1, max_elapsed=15))
+            policy = RetryPolicy(max_retries=1, max_elapsed=15, rate_limit_timeout=15)
+            transport = session.transport(settings, policy)
             data = transport.send(session.client, endpoints.list_projects(1, 1))
         except AngoApiError as error:
             return False, str(error)

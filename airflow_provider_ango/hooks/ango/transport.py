@@ -13,7 +13,8 @@ import enum
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -26,8 +27,6 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception_type,
-    stop_after_attempt,
-    stop_before_delay,
 )
 
 from airflow_provider_ango.exceptions import (
@@ -36,6 +35,7 @@ from airflow_provider_ango.exceptions import (
     AngoConnectionError,
     error_class_for_status,
 )
+from airflow_provider_ango.hooks.ango.ratelimit import RateLimiter
 from airflow_provider_ango.redaction import scrub_text
 
 #: Statuses worth another try: rate limiting and the gateway/server family.
@@ -95,17 +95,20 @@ class RetryPolicy:
         is honoured even above it, as long as the elapsed-time budget allows.
     :param max_elapsed: no retry is started that would end its wait past this many seconds
         after the first attempt.
+    :param rate_limit_timeout: how long a call may wait in all for Ango's rate limit (429s wait
+        for the window to reopen and do not count as retries); raise it to the task's timeout.
     """
 
     max_retries: int = 5
     initial_wait: float = 1.0
     max_wait: float = 60.0
     max_elapsed: float = 300.0
+    rate_limit_timeout: float = 1800.0
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:
             raise ValueError("max_retries must be >= 0")
-        if self.initial_wait < 0 or self.max_wait < 0 or self.max_elapsed < 0:
+        if min(self.initial_wait, self.max_wait, self.max_elapsed, self.rate_limit_timeout) < 0:
             raise ValueError("retry waits and budget must be >= 0")
 
 
@@ -254,9 +257,19 @@ def raise_for_transport_error(call: ApiCall, error: httpx.HTTPError, secrets: tu
     raise final from error
 
 
+def _rate_limited(retry_state: RetryCallState) -> bool:
+    failure = retry_state.outcome.exception() if retry_state.outcome else None
+    return isinstance(failure, RetryableAttemptError) and failure.error.status == 429
+
+
 @dataclass(frozen=True)
 class Transport:
-    """Sends :class:`ApiCall` objects with the retry policy; sync and async share everything but I/O."""
+    """Sends :class:`ApiCall` objects with the retry policy; sync and async share everything but I/O.
+
+    :param limiter: paces requests within the plan's rate (None: no client-side pacing).
+    :param rate_window: the server's rate window in seconds: how long a 429 without
+        ``Retry-After`` waits before the next try.
+    """
 
     policy: RetryPolicy
     api_key: str = field(repr=False)
@@ -264,39 +277,77 @@ class Transport:
     sleep: Callable[[float], None] = time.sleep
     async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     rng: Callable[[], float] = random.random
+    limiter: RateLimiter | None = None
+    rate_window: float = 60.0
 
     def secrets_for(self, call: ApiCall) -> tuple[str, ...]:
         return (self.api_key, *call.secrets)
 
     def wait_seconds(self, retry_state: RetryCallState) -> float:
         failure = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(failure, RetryableAttemptError) and failure.error.retry_after is not None:
-            return failure.error.retry_after
+        retry_after = failure.error.retry_after if isinstance(failure, RetryableAttemptError) else None
+        if _rate_limited(retry_state):
+            # The organization's window is full (maybe because of other workers): wait until it
+            # reopens, and hold this process's other calls back as long.
+            wait = retry_after if retry_after is not None else self.rate_window
+            if self.limiter is not None:
+                self.limiter.block_for(wait)
+            return wait
+        if retry_after is not None:
+            return retry_after
         return full_jitter_backoff(retry_state.attempt_number, self.policy, self.rng)
 
     def _retry_options(self, call: ApiCall) -> dict[str, Any]:
+        failures = {"other": 0}
+
+        def stop(retry_state: RetryCallState) -> bool:
+            ends_at = (retry_state.seconds_since_start or 0.0) + retry_state.upcoming_sleep
+            if _rate_limited(retry_state):
+                return ends_at > self.policy.rate_limit_timeout
+            failures["other"] += 1
+            return failures["other"] > self.policy.max_retries or ends_at >= self.policy.max_elapsed
+
         def log_retry(retry_state: RetryCallState) -> None:
             failure = retry_state.outcome.exception() if retry_state.outcome else None
             reason = failure.reason if isinstance(failure, RetryableAttemptError) else repr(failure)
+            budget = (
+                "rate limit"
+                if _rate_limited(retry_state)
+                else f"{failures['other']} of {self.policy.max_retries}"
+            )
             # call.path never holds a query string: parameters travel separately.
             self.log.warning(
-                "Ango Hub %s %s failed (%s); retry %d of %d in %.2f s",
+                "Ango Hub %s %s failed (%s); retry (%s) in %.2f s",
                 call.method,
                 call.path,
                 reason,
-                retry_state.attempt_number,
-                self.policy.max_retries,
+                budget,
                 retry_state.upcoming_sleep,
             )
 
         return {
-            "stop": stop_after_attempt(self.policy.max_retries + 1)
-            | stop_before_delay(self.policy.max_elapsed),
+            "stop": stop,
             "wait": self.wait_seconds,
             "retry": retry_if_exception_type(RetryableAttemptError),
             "before_sleep": log_retry,
             "reraise": True,
         }
+
+    @contextmanager
+    def _slot(self) -> Iterator[None]:
+        if self.limiter is None:
+            yield
+        else:
+            with self.limiter.slot(self.sleep):
+                yield
+
+    @asynccontextmanager
+    async def _aslot(self) -> AsyncIterator[None]:
+        if self.limiter is None:
+            yield
+        else:
+            async with self.limiter.aslot(self.async_sleep):
+                yield
 
     def send(self, client: httpx.Client, call: ApiCall) -> Any:
         secrets = self.secrets_for(call)
@@ -305,7 +356,8 @@ class Transport:
             for attempt in Retrying(sleep=self.sleep, **self._retry_options(call)):
                 with attempt:
                     try:
-                        response = client.request(**request_kwargs)
+                        with self._slot():
+                            response = client.request(**request_kwargs)
                     except httpx.HTTPError as error:
                         raise_for_transport_error(call, error, secrets)
                     return data_or_raise(call, response, secrets)
@@ -320,7 +372,8 @@ class Transport:
             async for attempt in AsyncRetrying(sleep=self.async_sleep, **self._retry_options(call)):
                 with attempt:
                     try:
-                        response = await client.request(**request_kwargs)
+                        async with self._aslot():
+                            response = await client.request(**request_kwargs)
                     except httpx.HTTPError as error:
                         raise_for_transport_error(call, error, secrets)
                     return data_or_raise(call, response, secrets)
