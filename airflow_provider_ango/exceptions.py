@@ -156,6 +156,10 @@ class AngoBatchNotFoundError(AngoNotFoundError, AngoConfigError):
         )
 
 
+class AngoIncompleteListingError(AngoProviderError):
+    """A listing ended before its ``total`` (the project changed meanwhile): an absence proves nothing."""
+
+
 class AngoWindowError(AngoConfigError):
     """A time window cannot be computed: no data interval, naive times, or its start after its end."""
 
@@ -207,6 +211,7 @@ __all__ = [
     "AngoExportError",
     "AngoExportFormatError",
     "AngoExportIntegrityError",
+    "AngoIncompleteListingError",
     "AngoLandingError",
     "AngoNotFoundError",
     "AngoProviderError",

@@ -16,19 +16,15 @@ failure chooses between the two (the import sensor always pages through the list
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_ango.hooks.ango.paging import MAX_PAGE_SIZE, PageWalk, pages_for
 from airflow_provider_ango.imports.fingerprints import FingerprintSet, fingerprint
 from airflow_provider_ango.models.api import Asset, Page, Task
 
-DEFAULT_PAGE_SIZE = 1000
-
-
-class IncompleteListingError(RuntimeError):
-    """The listing ended before ``total`` items were seen, so an absence proves nothing."""
+DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE
 
 
 def task_external_id(task: Task) -> str | None:
@@ -48,50 +44,6 @@ class ListingResult:
     requests: int
 
 
-class _PageWalk:
-    """Offsets into a listing, shrinking the page size to what the server actually returns.
-
-    A server that caps ``limit`` below what was asked answers short pages; taken naively a short
-    page looks like the last one, and every asset after it would look absent (and be imported
-    twice). Here a short page before ``total`` is reached is treated as the server's real page
-    size, and paging goes on from the right offset.
-    """
-
-    def __init__(self, page_size: int) -> None:
-        if page_size < 1:
-            raise ValueError("page_size must be >= 1")
-        self.limit = page_size
-        self.seen = 0
-        self.total: int | None = None
-        self.requests = 0
-
-    def next_request(self) -> tuple[int, int] | None:
-        """``(page, limit)`` of the next call, or ``None`` when the listing is complete."""
-        if self.total is not None and self.seen >= self.total:
-            return None
-        if self.seen % self.limit:
-            # The previous page came back short: continue with pages the size it really is.
-            self.limit = math.gcd(self.seen, self.limit)
-        return self.seen // self.limit + 1, self.limit
-
-    def record(self, page: Page[Any]) -> bool:
-        """Take a page; ``False`` when the listing is over."""
-        self.requests += 1
-        if page.total is not None:
-            self.total = page.total
-        count = len(page.items)
-        self.seen += count
-        if count == 0:
-            if self.total is not None and self.seen < self.total:
-                raise IncompleteListingError(
-                    f"the listing stopped at {self.seen} of {self.total} items; retry the task"
-                )
-            return False
-        if self.total is None:
-            return count >= self.limit
-        return self.seen < self.total
-
-
 class _PresenceScan:
     """One pass over a listing (sync or async): the next page to ask for, and the fingerprints of
     ``wanted`` seen on the pages so far."""
@@ -102,7 +54,7 @@ class _PresenceScan:
         self.external_id_of = external_id_of
         self.wanted = wanted
         self.found = FingerprintSet()
-        self.walk = _PageWalk(page_size)
+        self.walk = PageWalk(page_size)
 
     def take(self, page: Page[Any]) -> bool:
         """Note the wanted ids on ``page``; ``False`` when the listing is over."""
@@ -149,13 +101,9 @@ async def alist_present(
     return scan.result()
 
 
-def listing_pages(project_size: int, page_size: int) -> int:
-    return max(1, math.ceil(project_size / page_size))
-
-
 def prefer_lookups(id_count: int, project_size: int, page_size: int) -> bool:
     """One GET per id beats one listing when there are fewer ids than listing pages."""
-    return id_count < listing_pages(project_size, page_size)
+    return id_count < pages_for(project_size, page_size)
 
 
 def asset_external_id(asset: Asset) -> str | None:
@@ -164,12 +112,10 @@ def asset_external_id(asset: Asset) -> str | None:
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
-    "IncompleteListingError",
     "ListingResult",
     "alist_present",
     "asset_external_id",
     "list_present",
-    "listing_pages",
     "prefer_lookups",
     "task_external_id",
 ]

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from pydantic import BaseModel
 
 from airflow_provider_ango.exceptions import AngoApiError, AngoExportError
+from airflow_provider_ango.hooks.ango.paging import STABLE_SORT, page_size
 from airflow_provider_ango.hooks.ango.transport import ApiCall
 from airflow_provider_ango.models.api import ImportChunkReceipt, Page, Project
 from airflow_provider_ango.models.export import ExportOptions, SignedUrl
@@ -61,8 +62,16 @@ def get_project(project_id: str) -> ApiCall:
     return ApiCall("GET", f"/v2/project/{segment(project_id)}")
 
 
-def list_projects(page: int, limit: int) -> ApiCall:
-    return ApiCall("GET", "/v2/listProjects", params={"page": str(page), "limit": str(limit)})
+def _paging(page: int, limit: int, sort: str | None) -> dict[str, str]:
+    # At most 100 a page (the REST documentation's cap) and an explicit, stable order.
+    params = {"page": str(page), "limit": str(page_size(limit))}
+    if sort:
+        params["sort"] = sort
+    return params
+
+
+def list_projects(page: int, limit: int, sort: str | None = STABLE_SORT) -> ApiCall:
+    return ApiCall("GET", "/v2/listProjects", params=_paging(page, limit, sort))
 
 
 def create_project(name: str, description: str, project_type: str | None) -> ApiCall:
@@ -87,9 +96,11 @@ def create_batch(project_id: str, name: str) -> ApiCall:
 
 
 # -- assets and tasks -------------------------------------------------------------------
-def list_assets(project_id: str, page: int, limit: int, filters: AssetFilterArg) -> ApiCall:
+def list_assets(
+    project_id: str, page: int, limit: int, filters: AssetFilterArg, sort: str | None = STABLE_SORT
+) -> ApiCall:
     body = filters.to_api() if isinstance(filters, AssetFilter) else dict(filters or {})
-    params = {"page": str(page), "limit": str(limit), "filters": json_param(body)}
+    params = {**_paging(page, limit, sort), "filters": json_param(body)}
     return ApiCall("GET", f"/v2/project/{segment(project_id)}/assets", params=params)
 
 
@@ -100,18 +111,14 @@ def list_tasks(
     task_filter: TaskFilterArg,
     *,
     include_answer: bool = False,
-    sort: str | None = None,
+    sort: str | None = STABLE_SORT,
     fields: Sequence[str] | str | None = None,
 ) -> ApiCall:
     body = task_filter.to_api() if isinstance(task_filter, TaskFilter) else dict(task_filter or {})
-    params = {
-        "page": str(page),
-        "limit": str(limit),
-        "includeAnswer": bool_param(include_answer),
-        "filter": json_param(body),
-    }
-    if sort:
-        params["sort"] = sort
+    query = json_param(body)
+    # The SDK sends ``filter``, the REST documentation names ``filters``: both, so either reads it.
+    params = {**_paging(page, limit, sort), "includeAnswer": bool_param(include_answer)}
+    params.update({"filter": query, "filters": query})
     if fields:
         params["fields"] = fields if isinstance(fields, str) else ",".join(fields)
     return ApiCall("GET", f"/v2/project/{segment(project_id)}/tasks", params=params)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from airflow_provider_ango.hooks.ango import endpoints
 from airflow_provider_ango.hooks.ango.connection import AngoSession, user_agent
 from airflow_provider_ango.hooks.ango.download import open_signed_url
 from airflow_provider_ango.hooks.ango.endpoints import AssetFilterArg, ImportItem, TaskFilterArg
+from airflow_provider_ango.hooks.ango.paging import STABLE_SORT, PageWalk, page_size
 from airflow_provider_ango.hooks.ango.transport import RetryPolicy
 from airflow_provider_ango.models.api import (
     Asset,
@@ -140,12 +140,13 @@ class AngoHubHook(BaseHook):
         return True, f"Connected to Ango Hub at {settings.base_url}; the key sees {total} project(s)"
 
     @staticmethod
-    def _iterate(fetch: Callable[[int], Page[ModelT]]) -> Iterator[ModelT]:
-        """Items of consecutive pages (1, 2, ...), each page fetched only when the previous is used up."""
-        for page_number in itertools.count(1):
-            page = fetch(page_number)
+    def _iterate(fetch: Callable[[int, int], Page[ModelT]], page_size: int) -> Iterator[ModelT]:
+        """Items of consecutive pages, each fetched only when the previous is used up (ends by ``total``)."""
+        walk = PageWalk(page_size)
+        while (request := walk.next_request()) is not None:
+            page = fetch(*request)
             yield from page.items
-            if page.is_last:
+            if not walk.record(page):
                 return
 
     # -- projects, ontology and batches ---------------------------------------------------
@@ -153,13 +154,16 @@ class AngoHubHook(BaseHook):
         data = self._call(endpoints.get_project(project_id))
         return Project.model_validate(endpoints.field_of(data, "project"))
 
-    def get_projects_page(self, page: int = 1, limit: int = 50) -> Page[Project]:
-        data = self._call(endpoints.list_projects(page, limit))
-        return endpoints.parse_page(data, "projects", Project, page, limit)
+    def get_projects_page(
+        self, page: int = 1, limit: int = 50, sort: str | None = STABLE_SORT
+    ) -> Page[Project]:
+        """One page of the projects the key can see (``limit`` capped at 100, the documented maximum)."""
+        data = self._call(endpoints.list_projects(page, limit, sort))
+        return endpoints.parse_page(data, "projects", Project, page, page_size(limit))
 
     def iter_projects(self, page_size: int = 50) -> Iterator[Project]:
-        """Every project the key can see, one page request at a time."""
-        yield from self._iterate(lambda page: self.get_projects_page(page, page_size))
+        """Every project the key can see, a page (at most 100) per request, in a stable order."""
+        yield from self._iterate(self.get_projects_page, page_size)
 
     def create_project(self, name: str, description: str = "", project_type: str | None = None) -> Project:
         """Create a project (not retried after an ambiguous failure: it could make a twin)."""
@@ -215,16 +219,24 @@ class AngoHubHook(BaseHook):
 
     # -- assets and tasks -----------------------------------------------------------------
     def get_assets_page(
-        self, project_id: str, page: int = 1, limit: int = 100, filters: AssetFilterArg = None
+        self,
+        project_id: str,
+        page: int = 1,
+        limit: int = 100,
+        filters: AssetFilterArg = None,
+        sort: str | None = STABLE_SORT,
     ) -> Page[Asset]:
-        data = self._call(endpoints.list_assets(project_id, page, limit, filters))
-        return endpoints.parse_page(data, "assets", Asset, page, limit)
+        """One page of assets matching ``filters`` (``limit`` capped at 100, the documented maximum)."""
+        data = self._call(endpoints.list_assets(project_id, page, limit, filters, sort))
+        return endpoints.parse_page(data, "assets", Asset, page, page_size(limit))
 
     def iter_assets(
         self, project_id: str, filters: AssetFilterArg = None, page_size: int = 100
     ) -> Iterator[Asset]:
-        """Assets matching ``filters`` (all keys must match), one page request at a time."""
-        yield from self._iterate(lambda page: self.get_assets_page(project_id, page, page_size, filters))
+        """Assets matching ``filters`` (all keys must match), a page (at most 100) per request."""
+        yield from self._iterate(
+            lambda page, limit: self.get_assets_page(project_id, page, limit, filters), page_size
+        )
 
     def count_assets(self, project_id: str, filters: AssetFilterArg = None) -> int:
         return endpoints.total_of(self.get_assets_page(project_id, 1, 1, filters))
@@ -237,13 +249,14 @@ class AngoHubHook(BaseHook):
         task_filter: TaskFilterArg = None,
         *,
         include_answer: bool = False,
-        sort: str | None = None,
+        sort: str | None = STABLE_SORT,
         fields: Sequence[str] | str | None = None,
     ) -> Page[Task]:
+        """One page of tasks (``limit`` capped at 100, the documented maximum)."""
         call = endpoints.list_tasks(
             project_id, page, limit, task_filter, include_answer=include_answer, sort=sort, fields=fields
         )
-        return endpoints.parse_page(self._call(call), "tasks", Task, page, limit)
+        return endpoints.parse_page(self._call(call), "tasks", Task, page, page_size(limit))
 
     def iter_tasks(
         self,
@@ -251,28 +264,23 @@ class AngoHubHook(BaseHook):
         task_filter: TaskFilterArg = None,
         *,
         include_answer: bool = False,
-        sort: str | None = None,
+        sort: str | None = STABLE_SORT,
         fields: Sequence[str] | str | None = None,
         page_size: int = 100,
     ) -> Iterator[Task]:
-        """Tasks one page request at a time.
+        """Tasks, a page (at most 100) per request, sorted by ``_id`` unless ``sort`` says otherwise.
 
         Pages are offsets into a live listing: when tasks can change while iterating, filter on
-        a closed ``updatedAt`` window (tasks changing now fall outside it) and pass a ``sort``.
+        a closed ``updatedAt`` window (tasks changing now fall outside it).
         """
 
-        def fetch(page: int) -> Page[Task]:
+        def fetch(page: int, limit: int) -> Page[Task]:
+            answer, order = include_answer, sort
             return self.get_tasks_page(
-                project_id,
-                page,
-                page_size,
-                task_filter,
-                include_answer=include_answer,
-                sort=sort,
-                fields=fields,
+                project_id, page, limit, task_filter, include_answer=answer, sort=order, fields=fields
             )
 
-        yield from self._iterate(fetch)
+        yield from self._iterate(fetch, page_size)
 
     def count_tasks(self, project_id: str, task_filter: TaskFilterArg = None) -> int:
         return endpoints.total_of(self.get_tasks_page(project_id, 1, 1, task_filter))
@@ -448,22 +456,23 @@ class AngoHubHook(BaseHook):
         task_filter: TaskFilterArg = None,
         *,
         include_answer: bool = False,
-        sort: str | None = None,
+        sort: str | None = STABLE_SORT,
         fields: Sequence[str] | str | None = None,
     ) -> Page[Task]:
         call = endpoints.list_tasks(
             project_id, page, limit, task_filter, include_answer=include_answer, sort=sort, fields=fields
         )
-        return endpoints.parse_page(await self._acall(call), "tasks", Task, page, limit)
+        return endpoints.parse_page(await self._acall(call), "tasks", Task, page, page_size(limit))
 
     async def aiter_tasks(
         self, project_id: str, task_filter: TaskFilterArg = None, *, page_size: int = 100
     ) -> AsyncIterator[Task]:
-        for page_number in itertools.count(1):
-            page = await self.aget_tasks_page(project_id, page_number, page_size, task_filter)
+        walk = PageWalk(page_size)
+        while (request := walk.next_request()) is not None:
+            page = await self.aget_tasks_page(project_id, *request, task_filter)
             for task in page.items:
                 yield task
-            if page.is_last:
+            if not walk.record(page):
                 return
 
     async def acount_tasks(self, project_id: str, task_filter: TaskFilterArg = None) -> int:

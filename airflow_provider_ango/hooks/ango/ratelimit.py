@@ -47,7 +47,6 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._answered: deque[float] = deque()  # answer times still inside the window
         self._in_flight = 0
-        self._blocked_until = 0.0
         #: How many times a caller had to wait, and for how long in all (for logs and benchmarks).
         self.waits = 0
         self.waited_seconds = 0.0
@@ -58,8 +57,6 @@ class RateLimiter:
             now = self._clock()
             while self._answered and self._answered[0] <= now - self.window:
                 self._answered.popleft()
-            if now < self._blocked_until:
-                return self._blocked_until - now
             if self._in_flight >= self.concurrency:
                 return _SLOT_POLL_SECONDS
             if self._in_flight + len(self._answered) >= self.limit:
@@ -73,11 +70,6 @@ class RateLimiter:
         with self._lock:
             self._in_flight -= 1
             self._answered.append(self._clock())
-
-    def block_for(self, seconds: float) -> None:
-        """Send nothing for ``seconds`` (after a 429: the server's window is full)."""
-        with self._lock:
-            self._blocked_until = max(self._blocked_until, self._clock() + seconds)
 
     def _note_wait(self, seconds: float) -> None:
         with self._lock:
@@ -111,6 +103,12 @@ _shared: dict[tuple[str, str, int, float, int], RateLimiter] = {}
 _shared_lock = threading.Lock()
 
 
+def reset_shared_limiters() -> None:
+    """Forget every process-wide limiter (test isolation: an emulator reset empties its window too)."""
+    with _shared_lock:
+        _shared.clear()
+
+
 def shared_limiter(base_url: str, api_key: str, limit: int, window: float, concurrency: int) -> RateLimiter:
     """The process's limiter for one key at one Ango Hub (the key itself is not kept, only a hash)."""
     key_id = hashlib.sha256(api_key.encode()).hexdigest()[:16]
@@ -122,4 +120,4 @@ def shared_limiter(base_url: str, api_key: str, limit: int, window: float, concu
         return limiter
 
 
-__all__ = ["RateLimiter", "shared_limiter"]
+__all__ = ["RateLimiter", "reset_shared_limiters", "shared_limiter"]

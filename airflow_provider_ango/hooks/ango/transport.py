@@ -287,12 +287,8 @@ class Transport:
         failure = retry_state.outcome.exception() if retry_state.outcome else None
         retry_after = failure.error.retry_after if isinstance(failure, RetryableAttemptError) else None
         if _rate_limited(retry_state):
-            # The organization's window is full (maybe because of other workers): wait until it
-            # reopens, and hold this process's other calls back as long.
-            wait = retry_after if retry_after is not None else self.rate_window
-            if self.limiter is not None:
-                self.limiter.block_for(wait)
-            return wait
+            # The organization's window is full (other workers share it): wait until it reopens.
+            return retry_after if retry_after is not None else self.rate_window
         if retry_after is not None:
             return retry_after
         return full_jitter_backoff(retry_state.attempt_number, self.policy, self.rng)
