@@ -285,11 +285,7 @@ class LatencyProxy:
 
     @property
     def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError(
-                "the latency proxy is not started; use it as a context manager or call start()"
-            )
-        return self._port
+        return self.address[1]
 
     @property
     def address(self) -> Address:
@@ -350,7 +346,6 @@ class LatencyProxy:
         except BaseException:
             self._stop_loop()
             raise
-        self._port = int(self._server.sockets[0].getsockname()[1])
         return self
 
     def stop(self) -> None:
