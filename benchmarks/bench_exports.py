@@ -209,6 +209,10 @@ def main() -> None:
     )
     print(f"  throughput, provider (JSON) / baseline:    {baseline['seconds'] / provider['seconds']:.2f}x")
     print(f"  throughput, provider (NDJSON) / baseline:  {baseline['seconds'] / ndjson['seconds']:.2f}x")
+    print(
+        f"  throughput, provider NDJSON / JSON:        {provider['seconds'] / ndjson['seconds']:.2f}x "
+        "(the same records from either export format; within 2x is the aim)"
+    )
     if len(rows) > 1:
         small = rows[0][2]
         grow_provider = provider["peak_above_start"] / max(small["provider-json"]["peak_above_start"], floor)

@@ -17,10 +17,11 @@ about a quarter of the speed of this scan plus orjson (``benchmarks/bench_export
 from __future__ import annotations
 
 import re
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import orjson
 
@@ -33,29 +34,39 @@ _NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 _WHITESPACE = b" \t\r\n"
 _BOM = b"\xef\xbb\xbf"
 
-# Bytes patterns; possessive quantifiers never backtrack, so a cut-off element fails in linear time.
-_PLAIN = rb'[^"\[\]{}]*+'  # anything outside strings that is not a bracket
-_STRING = rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
 
-
-def _container_pattern(levels: int) -> bytes:
-    """An object or array holding strings, plain bytes and containers, ``levels`` deep at most.
-
-    Bracket kinds are not paired up here (``{`` may close with ``]``): orjson rejects such a
-    slice afterwards, so the pattern only has to find the closing bracket of the right depth.
+class ScanPatterns(NamedTuple):
+    """The scanner's regular expressions (bytes). Their alternatives start with distinct bytes, so
+    a failed match backtracks in linear time; possessive quantifiers (Python 3.11+) skip even that.
     """
-    unit, pattern = _STRING, b""
-    for _ in range(levels):
-        pattern = rb"[\[{]" + _PLAIN + rb"(?:" + unit + _PLAIN + rb")*+[\]}]"
-        unit = rb"(?:" + _STRING + rb"|" + pattern + rb")"
-    return pattern
+
+    container: re.Pattern[bytes]  # one whole object/array up to FAST_DEPTH deep
+    string: re.Pattern[bytes]
+    skip_to_bracket: re.Pattern[bytes]  # plain bytes and whole strings, up to the next bracket
+    scalar: re.Pattern[bytes]  # numbers, true, false, null (orjson checks which)
+    space: re.Pattern[bytes]
 
 
-_CONTAINER = re.compile(_container_pattern(FAST_DEPTH), re.DOTALL)
-_STRING_AT = re.compile(_STRING, re.DOTALL)
-_SKIP_TO_BRACKET = re.compile(_PLAIN + rb"(?:" + _STRING + _PLAIN + rb")*+", re.DOTALL)
-_SCALAR = re.compile(rb'[^ \t\r\n,\[\]{}"]*+')  # numbers, true, false, null (orjson checks which)
-_SPACE = re.compile(rb"[ \t\r\n]*+")
+def scan_patterns(possessive: bool = sys.version_info >= (3, 11)) -> ScanPatterns:
+    many = b"*+" if possessive else b"*"
+    plain = rb'[^"\[\]{}]' + many  # anything outside strings that is not a bracket
+    string = rb'"[^"\\]' + many + rb'(?:\\.[^"\\]' + many + rb")" + many + rb'"'
+    # Bracket kinds are not paired up (``{`` may close with ``]``): orjson rejects such a slice
+    # afterwards, so the pattern only has to find the closing bracket at the right depth.
+    unit, container = string, b""
+    for _ in range(FAST_DEPTH):
+        container = rb"[\[{]" + plain + rb"(?:" + unit + plain + rb")" + many + rb"[\]}]"
+        unit = rb"(?:" + string + rb"|" + container + rb")"
+    return ScanPatterns(
+        container=re.compile(container, re.DOTALL),
+        string=re.compile(string, re.DOTALL),
+        skip_to_bracket=re.compile(plain + rb"(?:" + string + plain + rb")" + many, re.DOTALL),
+        scalar=re.compile(rb'[^ \t\r\n,\[\]{}"]' + many),
+        space=re.compile(rb"[ \t\r\n]" + many),
+    )
+
+
+PATTERNS = scan_patterns()
 _OPENERS = frozenset(b"[{")
 _QUOTE, _COMMA, _CLOSE = ord('"'), ord(","), ord("]")
 
@@ -91,7 +102,12 @@ class _ArrayReader:
     spans many reads is walked once, not once per read.
     """
 
-    def __init__(self, stream: IO[bytes], where: str) -> None:
+    def __init__(self, stream: IO[bytes], where: str, patterns: ScanPatterns = PATTERNS) -> None:
+        self._container = patterns.container.match
+        self._string = patterns.string.match
+        self._skip_to_bracket = patterns.skip_to_bracket.match
+        self._scalar = patterns.scalar.match
+        self._space = patterns.space.match
         self._stream = stream
         self._where = where
         self._buffer = b""
@@ -124,7 +140,7 @@ class _ArrayReader:
     def _skip_space(self) -> int | None:
         """The next non-blank byte at ``_start`` (reading on as needed), or None at the end."""
         while True:
-            self._start = _SPACE.match(self._buffer, self._start).end()  # type: ignore[union-attr]
+            self._start = self._space(self._buffer, self._start).end()  # type: ignore[union-attr]
             if self._start < len(self._buffer):
                 return self._buffer[self._start]
             if not self._read_more():
@@ -186,10 +202,10 @@ class _ArrayReader:
             if first in _OPENERS:
                 end = self._container_end()
             elif first == _QUOTE:
-                string = _STRING_AT.match(self._buffer, self._start)
+                string = self._string(self._buffer, self._start)
                 end = None if string is None else string.end()
             else:
-                end = _SCALAR.match(self._buffer, self._start).end()  # type: ignore[union-attr]
+                end = self._scalar(self._buffer, self._start).end()  # type: ignore[union-attr]
                 if end == self._start:
                     raise self._error(f"element {number} at {self._at()} starts with {chr(first)!r}")
                 if end == len(self._buffer):
@@ -209,12 +225,12 @@ class _ArrayReader:
         position, depth = self._start + self._resume, self._depth
         while True:
             if depth:
-                position = _SKIP_TO_BRACKET.match(buffer, position).end()  # type: ignore[union-attr]
+                position = self._skip_to_bracket(buffer, position).end()  # type: ignore[union-attr]
                 if position >= size or buffer[position] == _QUOTE:  # cut off, maybe inside a string
                     self._resume, self._depth = position - self._start, depth
                     return None
             if buffer[position] in _OPENERS:
-                whole = _CONTAINER.match(buffer, position)
+                whole = self._container(buffer, position)
                 if whole is not None:
                     position = whole.end()
                     if not depth:
@@ -233,9 +249,9 @@ class _ArrayReader:
             raise self._error(f"unexpected data after the closing ']' at {self._at()}")
 
 
-def iter_json_array(stream: IO[bytes], where: str) -> Iterator[Any]:
+def iter_json_array(stream: IO[bytes], where: str, patterns: ScanPatterns = PATTERNS) -> Iterator[Any]:
     """Elements of the JSON array in ``stream``; a top level that is not an array is an error."""
-    yield from _ArrayReader(stream, where)
+    yield from _ArrayReader(stream, where, patterns)
 
 
 def iter_ndjson(stream: IO[bytes], where: str) -> Iterator[Any]:

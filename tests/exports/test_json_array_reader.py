@@ -21,7 +21,13 @@ import pytest
 from airflow_provider_ango.emulator import AngoEmulator
 from airflow_provider_ango.exports import records
 from airflow_provider_ango.exports.errors import AngoExportFormatError
-from airflow_provider_ango.exports.records import FAST_DEPTH, iter_json_array, iter_zip_records
+from airflow_provider_ango.exports.records import (
+    FAST_DEPTH,
+    ScanPatterns,
+    iter_json_array,
+    iter_zip_records,
+    scan_patterns,
+)
 
 NASTY_STRINGS = [
     "",
@@ -108,33 +114,46 @@ class Trickle(io.RawIOBase):
         return chunk
 
 
+# Possessive quantifiers need Python 3.11; 3.10 scans with the greedy ones. Both are tested here.
+PATTERN_SETS = {"possessive": scan_patterns(possessive=True), "greedy": scan_patterns(possessive=False)}
+
+
+@pytest.fixture(params=list(PATTERN_SETS))
+def patterns(request: pytest.FixtureRequest) -> ScanPatterns:
+    return PATTERN_SETS[request.param]
+
+
 def _whole(document: bytes) -> Any:
     return orjson.loads(document.removeprefix(b"\xef\xbb\xbf"))
 
 
 @pytest.mark.parametrize("layout", list(_layouts([])))
 @pytest.mark.parametrize("step", [1, 3, 64, 4096, None])
-def test_records_are_what_orjson_loads_from_the_whole_file(layout: str, step: int | None) -> None:
+def test_records_are_what_orjson_loads_from_the_whole_file(
+    layout: str, step: int | None, patterns: ScanPatterns
+) -> None:
     document = _layouts(_records())[layout]
     stream = io.BytesIO(document) if step is None else Trickle(document, step)
-    got = list(iter_json_array(stream, "test"))
+    got = list(iter_json_array(stream, "test", patterns))
     assert got == _whole(document)
     # Equal is not enough for floats and ints (1 == 1.0 == True): compare the exact encodings.
     assert [orjson.dumps(item) for item in got] == [orjson.dumps(item) for item in _whole(document)]
 
 
-def test_small_reads_cut_every_record_of_a_real_size_export(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_small_reads_cut_every_record_of_a_real_size_export(
+    monkeypatch: pytest.MonkeyPatch, patterns: ScanPatterns
+) -> None:
     """READ_CHUNK below one record: every record spans reads, the scan resumes where it stopped."""
     monkeypatch.setattr(records, "READ_CHUNK", 97)
     document = _layouts(_records() * 5)["pretty"]
-    assert list(iter_json_array(io.BytesIO(document), "test")) == _whole(document)
+    assert list(iter_json_array(io.BytesIO(document), "test", patterns)) == _whole(document)
 
 
-def test_a_record_larger_than_many_reads() -> None:
+def test_a_record_larger_than_many_reads(patterns: ScanPatterns) -> None:
     big = {"frames": [{"points": [[n, n + 0.5]] * 50, "label": ']}\\"'} for n in range(4000)]}
     document = b"[" + orjson.dumps(big) + b"," + orjson.dumps({"after": "big"}) + b"]"
     assert len(document) > 10 * records.READ_CHUNK
-    assert list(iter_json_array(io.BytesIO(document), "test")) == [big, {"after": "big"}]
+    assert list(iter_json_array(io.BytesIO(document), "test", patterns)) == [big, {"after": "big"}]
 
 
 @pytest.mark.parametrize(
@@ -157,12 +176,14 @@ def test_a_record_larger_than_many_reads() -> None:
         (b"[\x0c1]", r"element 1 \(from byte 1\)"),
     ],
 )
-def test_invalid_documents_are_refused_like_orjson_does(document: bytes, message: str) -> None:
+def test_invalid_documents_are_refused_like_orjson_does(
+    document: bytes, message: str, patterns: ScanPatterns
+) -> None:
     with pytest.raises(orjson.JSONDecodeError):
         orjson.loads(document)
     for stream in (io.BytesIO(document), Trickle(document, 1)):
         with pytest.raises(AngoExportFormatError, match=f"test is not valid JSON: {message}"):
-            list(iter_json_array(stream, "test"))
+            list(iter_json_array(stream, "test", patterns))
 
 
 def test_records_stream_before_a_late_error() -> None:
