@@ -26,6 +26,18 @@ server's bytes pass at once. So:
 ``requests`` counts the held bursts (one each as above), ``connections`` the accepted ones: a
 benchmark's bound is ``requests * delay / concurrency``.
 
+In front of the emulators of :mod:`.servers` (see ``tests/testing/test_proxy_in_front_of_emulators.py``):
+
+- moto (S3): ``endpoint_url`` = ``proxy.url``. moto answers ``Connection: close``, so every
+  request opens a new connection (which costs no delay here, unlike a real network);
+- gcp-storage-emulator: ``STORAGE_EMULATOR_HOST`` = ``proxy.url``. Its ``mediaLink`` and
+  resumable-upload URLs are built from the request's ``Host`` header, which is the proxy's,
+  so downloads and uploads by those links stay on the proxy;
+- Azurite: ``BlobEndpoint=`` ``proxy.via(endpoint)`` in the connection string;
+- the Ango emulator: the connection's host = ``proxy.url``. Signed export links carry the
+  emulator's own URL and go around the proxy, unless it was started with
+  ``AngoEmulator(public_url=proxy.url)`` (start the proxy first, set ``proxy.target`` after).
+
 Loopback only: the proxy listens on 127.0.0.1 and refuses a target that is not a loopback
 address. Standard library only (asyncio in a background thread), no Airflow import.
 """
