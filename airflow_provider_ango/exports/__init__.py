@@ -3,7 +3,7 @@
 Pure logic, no I/O of their own: ``window`` (incremental ``updatedAt`` windows and why
 ``$gte``/``$lt``), ``sealing`` (the signed URL sealed with the Fernet key between triggerer and
 worker), ``zipcheck`` (a zip's tail checked while it streams), ``records`` (records out of a
-local zip: ijson for JSON arrays, line by line for NDJSON), ``safe_keys`` (externalId -> object
+local zip: JSON arrays element by element, NDJSON line by line), ``safe_keys`` (externalId -> object
 name without traversal or collisions), ``registry`` (the files a landing wrote, kept on local
 disk) and ``locations`` (bucket URIs as hook and key prefix).
 

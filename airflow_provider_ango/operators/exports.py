@@ -231,7 +231,7 @@ class AngoLandExportOperator(BaseOperator):
     ``layout``: ``raw`` (the zip as ``export.zip``), ``ndjson`` (``part-00000.ndjson`` ...,
     each at most ``max_rows_per_part`` records and ``max_bytes_per_part`` bytes), ``json``
     (the same parts as JSON arrays) or ``split`` (one ``<externalId>-<hash>.json`` per asset,
-    safe from path traversal and collisions). Records are streamed (ijson for JSON arrays), so
+    safe from path traversal and collisions). Records are streamed (JSON arrays element by element), so
     memory stays flat however large the export. Files are written under a temporary prefix
     and published only when all are written; ``_manifest.json`` (records, bytes, SHA-256 per
     file, the export's options and window) and ``_SUCCESS`` come last, and files of an earlier

@@ -45,7 +45,7 @@ from airflow_provider_ango.testing.servers import (
     run_moto,
 )
 
-pytest_plugins = ["airflow_provider_ango.testing.ango"]
+pytest_plugins = ["airflow_provider_ango.testing.ango", "airflow_provider_ango.testing.proxy_fixtures"]
 
 DEFAULT_CONN_IDS = {"s3": "aws_default", "gcs": "google_cloud_default", "azure": "wasb_default"}
 URI_SCHEMES = {"s3": "s3", "gcs": "gs", "azure": "wasb"}

@@ -1,7 +1,8 @@
 """Fidelity: every endpoint driven through AngoHubHook against the Ango emulator over HTTP.
 
 Each test checks, from the emulator's request log, the method, path, query, headers and
-body that Ango's API (SDK source and REST documentation) prescribes, and that the answer parses into the provider's models.
+body that Ango's API (SDK source and REST documentation) prescribes, and that the answer parses
+into the provider's models.
 """
 
 from __future__ import annotations
