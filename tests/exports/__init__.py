@@ -1,1 +1,1 @@
-"""Tests of the export side: trigger/land operators, stage sensor, and their pure parts."""
+"""Tests of the export pipeline's modules (exports/); the operators' runs are in tests/operators/."""
