@@ -8,12 +8,9 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_ango.exceptions import AngoIncompleteListingError
 from airflow_provider_ango.imports.fingerprints import FingerprintSet
-from airflow_provider_ango.imports.presence import (
-    IncompleteListingError,
-    list_present,
-    prefer_lookups,
-)
+from airflow_provider_ango.imports.presence import list_present, prefer_lookups
 from airflow_provider_ango.models.api import Page
 
 
@@ -38,12 +35,13 @@ def test_listing_survives_a_server_that_caps_the_page_size() -> None:
     project = [f"id-{n}" for n in range(2_345)]
     wanted = FingerprintSet(["id-0", "id-1500", "id-2344", "missing"]).freeze()
     calls: list[tuple[int, int]] = []
-    result = list_present(capped_listing(project, 300, calls), lambda item: item.external_id, wanted, 1000)
+    result = list_present(capped_listing(project, 30, calls), lambda item: item.external_id, wanted, 1000)
     assert len(result.found) == 3
     assert "missing" not in result.found
     assert result.total == 2_345
-    assert calls[0] == (1, 1000)
-    assert calls[1][1] == 100
+    assert calls[0] == (1, 100)  # 1000 asked, 100 sent: the documented maximum
+    assert calls[1][1] == 10  # the server's own cap, found from its short page
+    assert len(calls) == 1 + (2_345 - 30) // 10 + 1
 
 
 def test_listing_that_stops_short_of_its_total_is_an_error() -> None:
@@ -51,7 +49,7 @@ def test_listing_that_stops_short_of_its_total_is_an_error() -> None:
         items = [Item("x")] * limit if page == 1 else []
         return Page[Any](items=items, total=10 * limit, page=page, limit=limit)
 
-    with pytest.raises(IncompleteListingError, match="stopped at"):
+    with pytest.raises(AngoIncompleteListingError, match="stopped at"):
         list_present(fetch, lambda item: item.external_id, FingerprintSet(["x"]).freeze(), 5)
 
 

@@ -297,7 +297,9 @@ class Transport:
         failures = {"other": 0}
 
         def stop(retry_state: RetryCallState) -> bool:
-            ends_at = (retry_state.seconds_since_start or 0.0) + retry_state.upcoming_sleep
+            # idle_for counts the waits themselves (also when a test records them instead of sleeping).
+            spent = max(retry_state.seconds_since_start or 0.0, retry_state.idle_for)
+            ends_at = spent + retry_state.upcoming_sleep
             if _rate_limited(retry_state):
                 return ends_at > self.policy.rate_limit_timeout
             failures["other"] += 1
@@ -306,18 +308,23 @@ class Transport:
         def log_retry(retry_state: RetryCallState) -> None:
             failure = retry_state.outcome.exception() if retry_state.outcome else None
             reason = failure.reason if isinstance(failure, RetryableAttemptError) else repr(failure)
-            budget = (
-                "rate limit"
-                if _rate_limited(retry_state)
-                else f"{failures['other']} of {self.policy.max_retries}"
-            )
             # call.path never holds a query string: parameters travel separately.
+            if _rate_limited(retry_state):
+                self.log.warning(
+                    "Ango Hub %s %s: rate limit reached (%s); waiting %.1f s for the window to reopen",
+                    call.method,
+                    call.path,
+                    reason,
+                    retry_state.upcoming_sleep,
+                )
+                return
             self.log.warning(
-                "Ango Hub %s %s failed (%s); retry (%s) in %.2f s",
+                "Ango Hub %s %s failed (%s); retry %d of %d in %.2f s",
                 call.method,
                 call.path,
                 reason,
-                budget,
+                failures["other"],
+                self.policy.max_retries,
                 retry_state.upcoming_sleep,
             )
 

@@ -73,9 +73,21 @@ class TestEndpoints:
             "limit": "50",
             "includeAnswer": "true",
             "filter": '{"stage":"Label"}',
+            "filters": '{"stage":"Label"}',
             "sort": "-updatedAt",
             "fields": "stage,answer",
         }
+
+    def test_listings_cap_the_page_and_sort_stably_by_default(self) -> None:
+        assert endpoints.list_tasks("p", 1, 1000, {}).params["limit"] == "100"
+        assert endpoints.list_assets("p", 1, 250, {}).params == {
+            "page": "1",
+            "limit": "100",
+            "sort": "_id",
+            "filters": "{}",
+        }
+        assert endpoints.list_projects(3, 7).params == {"page": "3", "limit": "7", "sort": "_id"}
+        assert "sort" not in endpoints.list_tasks("p", 1, 10, {}, sort=None).params
 
     def test_writes_are_marked_non_idempotent(self) -> None:
         assert not endpoints.import_cloud_assets("p", [], None).idempotent

@@ -87,7 +87,8 @@ def test_iter_projects_pages_lazily(ango: AngoEmulator, hook: AngoHubHook) -> No
 
     assert [p.name for p in [first, *rest]] == ["p0", "p1", "p2"]
     entries = logged(ango, "/v2/listProjects", "GET")
-    assert [entry["query"] for entry in entries] == ["page=1&limit=2", "page=2&limit=2"]
+    # Two a page as asked, in a stable order; the listing ends by its total, not a short page.
+    assert [entry["query"] for entry in entries] == ["page=1&limit=2&sort=_id", "page=2&limit=2&sort=_id"]
     assert_hook_headers(entries[0], hook, json_body=False)
 
 
@@ -208,6 +209,7 @@ def test_iter_assets_with_filters(ango: AngoEmulator, hook: AngoHubHook, project
     assert entries[0]["queryParams"] == {
         "page": "1",
         "limit": "2",
+        "sort": "_id",
         "filters": json.dumps({"isPreLabeled": False, "batches": [b1]}, separators=(",", ":")),
     }
     assert_hook_headers(entries[0], hook, json_body=False)
@@ -241,11 +243,13 @@ def test_iter_tasks_sends_filter_sort_fields_and_include_answer(
     assert all(task.answer is not None and task.updated_at is not None for task in tasks)
     entries = logged(ango, f"/v2/project/{project['_id']}/tasks", "GET")
     assert len(entries) == 2
+    query = json.dumps(task_filter.to_api(), separators=(",", ":"))
     assert entries[0]["queryParams"] == {
         "page": "1",
         "limit": "3",
         "includeAnswer": "true",
-        "filter": json.dumps(task_filter.to_api(), separators=(",", ":")),
+        "filter": query,  # the SDK's name
+        "filters": query,  # the REST documentation's name
         "sort": "-externalId",
         "fields": "stage,answer,updatedAt",
     }
@@ -512,7 +516,7 @@ def test_test_connection(ango: AngoEmulator, hook: AngoHubHook, project: dict[st
     assert ok, message
     assert "1 project" in message
     entry = only(ango, "/v2/listProjects", "GET")
-    assert entry["query"] == "page=1&limit=1"
+    assert entry["query"] == "page=1&limit=1&sort=_id"
     assert_hook_headers(entry, hook, json_body=False)
 
 

@@ -66,17 +66,55 @@ def test_server_errors_on_reads_are_retried_with_jittered_backoff(
 
 
 def test_rate_limit_outlasting_the_budget_is_a_typed_error(
-    ango: AngoEmulator, hook: AngoHubHook, waits: RecordedWaits, project: dict[str, Any]
+    ango: AngoEmulator,
+    make_hook: HookFactory,
+    ango_connection: str,
+    waits: RecordedWaits,
+    project: dict[str, Any],
 ) -> None:
     ango.control.add_fault("/tasks$", "status", status=429, retry_after=1, count=10)
+    hook = make_hook(ango_conn_id=ango_connection, rate_limit_timeout=3.5)
 
     with pytest.raises(AngoRateLimitError) as raised:
         hook.count_tasks(project["_id"])
 
     assert raised.value.status == 429
     assert raised.value.retry_after == 1.0
-    assert len(logged(ango, f"/v2/project/{project['_id']}/tasks")) == 4  # first attempt + retry_limit=3
+    # Waits of 1 s fit 3.5 s three times; the fourth would end at 4 s.
+    assert len(logged(ango, f"/v2/project/{project['_id']}/tasks")) == 4
     assert waits == [1.0, 1.0, 1.0]
+
+
+def test_rate_limit_waits_are_not_retries(
+    ango: AngoEmulator,
+    make_hook: HookFactory,
+    ango_connection: str,
+    waits: RecordedWaits,
+    project: dict[str, Any],
+) -> None:
+    """Six 429s in a row, with retry_limit=3: the call still succeeds once the window reopens."""
+    ango.control.add_fault("/tasks$", "status", status=429, retry_after=2, count=6)
+    hook = make_hook(ango_conn_id=ango_connection, retry_limit=3, rate_limit_timeout=60)
+
+    assert hook.count_tasks(project["_id"]) == 5
+
+    assert len(logged(ango, f"/v2/project/{project['_id']}/tasks")) == 7
+    assert waits == [2.0] * 6
+
+
+def test_a_429_without_retry_after_waits_a_whole_window(
+    ango: AngoEmulator,
+    make_hook: HookFactory,
+    ango_connection: str,
+    waits: RecordedWaits,
+    project: dict[str, Any],
+) -> None:
+    ango.control.add_fault("/tasks$", "status", status=429, count=2)
+    hook = make_hook(ango_conn_id=ango_connection)
+
+    assert hook.count_tasks(project["_id"]) == 5
+
+    assert waits == [60.0, 60.0]  # the documented limit is per minute, and nothing says how long is left
 
 
 def test_server_error_outlasting_the_budget_is_a_typed_error(

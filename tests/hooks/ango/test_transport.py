@@ -156,7 +156,8 @@ class TestRetryBudget:
         client, seen = self.scripted(
             httpx.Response(429, headers={"Retry-After": "600"}, json={"message": "slow"})
         )
-        transport = Transport(RetryPolicy(max_retries=5, max_elapsed=60), KEY, _NullLog(), sleep=waits.append)
+        policy = RetryPolicy(max_retries=5, max_elapsed=60, rate_limit_timeout=300)
+        transport = Transport(policy, KEY, _NullLog(), sleep=waits.append)
         from airflow_provider_ango.exceptions import AngoRateLimitError
 
         with pytest.raises(AngoRateLimitError) as raised:
