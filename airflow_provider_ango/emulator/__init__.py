@@ -27,6 +27,7 @@ setting                flag                          default and meaning
 ``answer_shapes``      ``--answer-shapes``           ``rest`` (REST docs' answers) or ``sdk``
 ``batch_refs``         ``--batch-refs``              cloud import batches as ``names`` or ``ids``
 ``batch_update``       ``--batch-update``            ``{"batches": [...]}``: ``replace`` or ``merge``
+``default_sort``       ``--default-sort``            ``-createdAt``: the order without ``sort``
 ``tie_order``          ``--tie-order``               tied sort keys: ``shuffle`` per request
                                                      (unless the sort has ``_id``) or ``stable``
 ``split_part_records`` ``--split-part-records N``    1000 records per ``format=split`` file

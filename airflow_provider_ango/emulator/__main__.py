@@ -99,6 +99,11 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
         help='create batch with {"batches": [...]}: replace the list (default) or merge into it',
     )
     group.add_argument(
+        "--default-sort",
+        default=defaults.default_sort,
+        help="order of a list request that sends no sort (default -createdAt, newest first, documented)",
+    )
+    group.add_argument(
         "--tie-order",
         choices=TIE_ORDERS,
         default=defaults.tie_order,
@@ -122,6 +127,7 @@ def settings_from(args: argparse.Namespace) -> EmulatorSettings:
         answer_shapes=args.answer_shapes,
         batch_refs=args.batch_refs,
         batch_update=args.batch_update,
+        default_sort=args.default_sort,
         tie_order=args.tie_order,
         split_part_records=args.split_part_records,
     )

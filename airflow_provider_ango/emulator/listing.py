@@ -3,7 +3,8 @@
 - ``page`` counts from 1 (default 1); ``limit`` defaults to 10 and is capped (100 documented):
   above the cap it is clamped, or answered 400 (``page_limit_mode="reject"``);
 - ``sort`` is field names joined by commas, a leading ``-`` for descending (default
-  ``-createdAt``, newest first); an unknown field is a 400 naming the sortable ones;
+  ``-createdAt``, newest first; the ``default_sort`` setting); an unknown field is a 400 naming
+  the sortable ones;
 - items whose sort keys tie come in an order nobody may rely on: under ``tie_order="shuffle"`` a
   new one on every request (MongoDB promises none), unless the sort includes ``_id`` (unique);
 - ``total`` is the number of items the filters select, whatever the page.
@@ -56,8 +57,10 @@ class PageRequest:
         return self.page * self.limit
 
 
-def parse_sort(text: str | None, sortable: Collection[str]) -> tuple[SortKey, ...]:
-    parts = [part.strip() for part in (text or DEFAULT_SORT).split(",")]
+def parse_sort(
+    text: str | None, sortable: Collection[str], default: str = DEFAULT_SORT
+) -> tuple[SortKey, ...]:
+    parts = [part.strip() for part in (text or default).split(",")]
     if not all(parts):
         raise bad_request(f"Query parameter sort has an empty field: {text!r}")
     keys = []
@@ -80,7 +83,7 @@ def page_request(
         if settings.page_limit_mode == "reject":
             raise bad_request(f"Query parameter limit must be at most {cap}, got {limit}")
         limit = cap
-    sort = parse_sort(params.get("sort"), sortable)
+    sort = parse_sort(params.get("sort"), sortable, settings.default_sort)
     return PageRequest(page, limit, sort, settings.tie_order == "shuffle")
 
 

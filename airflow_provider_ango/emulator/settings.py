@@ -20,6 +20,7 @@ PAGE_LIMIT_MODES = ("clamp", "reject")
 TIE_ORDERS = ("shuffle", "stable")
 DOCUMENTED_PAGE_LIMIT = 100
 _WINDOWS = {"s": 1.0, "sec": 1.0, "second": 1.0, "min": 60.0, "minute": 60.0, "h": 3600.0, "hour": 3600.0}
+_SORT = re.compile(r"^-?[A-Za-z_]+(,-?[A-Za-z_]+)*$")
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*([a-z]+)\s*$")
 
 
@@ -70,6 +71,8 @@ class EmulatorSettings:
     - ``batch_refs``: a cloud import's batch references are batch ``names`` (REST docs) or ``ids`` (SDK);
     - ``batch_update``: ``{"batches": [...]}`` on create batch ``replace``s the project's list, or
       ``merge``s into it;
+    - ``default_sort``: the order of a list request without ``sort`` (``-createdAt``, newest first,
+      documented; the transitional fixtures use ``createdAt``, the order the SDK-built client met);
     - ``tie_order``: list items whose sort keys tie come in a new order on every request
       (``shuffle``, as MongoDB does not promise one) unless the sort includes ``_id``, or in row
       order (``stable``);
@@ -84,6 +87,7 @@ class EmulatorSettings:
     answer_shapes: str = "rest"
     batch_refs: str = "names"
     batch_update: str = "replace"
+    default_sort: str = "-createdAt"
     tie_order: str = "shuffle"
     split_part_records: int = 1000
 
@@ -101,6 +105,10 @@ class EmulatorSettings:
         _choice("batch_refs", self.batch_refs, BATCH_REFS)
         _choice("batch_update", self.batch_update, BATCH_UPDATES)
         _choice("tie_order", self.tie_order, TIE_ORDERS)
+        if not _SORT.match(self.default_sort):
+            raise ValueError(
+                f"default_sort must be fields joined by commas, each maybe with -, got {self.default_sort!r}"
+            )
 
     @property
     def limiter(self) -> RateLimit | None:

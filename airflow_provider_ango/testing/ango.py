@@ -47,11 +47,17 @@ SETTINGS_MARKER = "ango_settings"
 
 # TRANSITIONAL: the provider's client still asks for 1,000 items a page, sends no sort and has no
 # rate limiter, so the fixtures start the emulator leniently for now: page cap 1000 (clamped), no
-# rate limit, the SDK's answer shapes and batch ids, ties in a stable order. Once the client lives
-# within the documented limits, make the fixtures strict with this one line:
+# rate limit, the SDK's answer shapes and batch ids, oldest first when no sort is sent, ties in a
+# stable order. Once the client lives within the documented limits, make the fixtures strict with
+# this one line:
 #     FIXTURE_SETTINGS = EmulatorSettings()
 TRANSITIONAL_FIXTURE_SETTINGS = EmulatorSettings(
-    page_limit=1000, rate_limit="off", answer_shapes="sdk", batch_refs="ids", tie_order="stable"
+    page_limit=1000,
+    rate_limit="off",
+    answer_shapes="sdk",
+    batch_refs="ids",
+    default_sort="createdAt",
+    tie_order="stable",
 )
 FIXTURE_SETTINGS: EmulatorSettings = TRANSITIONAL_FIXTURE_SETTINGS
 
