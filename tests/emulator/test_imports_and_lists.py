@@ -190,9 +190,7 @@ def test_import_labels_validates_schema_ids_and_marks_prelabelled(
     assert "schemaId r?" in message
     assert "asset-00002" in message
     unknown = {"project": project["_id"], "jsonContent": [{"externalId": "ghost"}]}
-    assert "has: externalId 'ghost'" in fail_message(
-        api.post("/v2/import/labels", json=unknown), 400
-    )
+    assert "has: externalId 'ghost'" in fail_message(api.post("/v2/import/labels", json=unknown), 400)
     assert ango.control.counts(project["_id"])["preLabeled"] == 0  # nothing applied
     data_of(api.post("/v2/import/labels", json={"project": project["_id"], "jsonContent": [good]}))
     task = _tasks(api, project["_id"], {"isPreLabeled": True}, includeAnswer="true")["tasks"][0]
