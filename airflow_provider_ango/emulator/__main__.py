@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import Any
 
 from airflow_provider_ango.emulator.app import DEFAULT_URL_EXPIRY_SECONDS, AngoEmulator
 from airflow_provider_ango.emulator.settings import (
@@ -46,91 +47,40 @@ def _rate_limit(text: str) -> RateLimit | None:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+# (setting, flag type or choices, help); each setting of EmulatorSettings is a flag of the same name.
+SETTING_FLAGS: tuple[tuple[str, Any, str], ...] = (
+    ("page_limit", _page_limit, "largest `limit` of a list: 100 (default, documented) or off"),
+    ("page_limit_mode", PAGE_LIMIT_MODES, "above the cap: clamp (default) or reject with 400"),
+    ("rate_limit", _rate_limit, "requests per organization, rolling: 100/min (default), N/s, off"),
+    ("latency_ms", int, "hold every /v2 answer this many milliseconds (default 0)"),
+    ("answer_shapes", ANSWER_SHAPES, "answers of the REST docs (rest, default) or the SDK's (sdk)"),
+    ("batch_refs", BATCH_REFS, "cloud import batch references: names (default, REST docs) or ids"),
+    ("batch_update", BATCH_UPDATES, 'create batch {"batches": [...]}: replace (default) or merge'),
+    ("default_sort", str, "order of a list without sort: -createdAt (default, newest first)"),
+    ("tie_order", TIE_ORDERS, "items whose sort keys tie: shuffle per request (default) or stable"),
+    ("split_part_records", int, "records per file of a format=split export (default 1000)"),
+)
+
+
 def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per :class:`EmulatorSettings` field (defaults: the strict ones)."""
     defaults = EmulatorSettings()
     group = parser.add_argument_group("limits and readings (defaults: Ango's REST documentation)")
-    group.add_argument(
-        "--page-limit",
-        type=_page_limit,
-        default=defaults.page_limit,
-        help="largest `limit` a list endpoint serves (default 100, documented; `off` lifts the cap)",
-    )
-    group.add_argument(
-        "--page-limit-mode",
-        choices=PAGE_LIMIT_MODES,
-        default=defaults.page_limit_mode,
-        help="above the cap: clamp to it (default; a short page that is not the last) or reject with 400",
-    )
-    group.add_argument(
-        "--rate-limit",
-        type=_rate_limit,
-        default=defaults.limiter,
-        help="requests per organization in a rolling window: 100/min (default, Standard plan), N/s, off",
-    )
+    for name, kind, help_text in SETTING_FLAGS:
+        default = defaults.limiter if name == "rate_limit" else getattr(defaults, name)
+        typing = {"choices": kind} if isinstance(kind, tuple) else {"type": kind}
+        group.add_argument(f"--{name.replace('_', '-')}", default=default, help=help_text, **typing)
     group.add_argument(
         "--no-retry-after",
         dest="retry_after",
         action="store_false",
         help="answer 429 without a Retry-After header (the docs do not promise one)",
     )
-    group.add_argument(
-        "--latency-ms",
-        type=int,
-        default=defaults.latency_ms,
-        help="hold every /v2 answer this many milliseconds (default 0)",
-    )
-    group.add_argument(
-        "--answer-shapes",
-        choices=ANSWER_SHAPES,
-        default=defaults.answer_shapes,
-        help="answers as the REST documentation shows them (rest, default) or as the SDK reads them (sdk)",
-    )
-    group.add_argument(
-        "--batch-refs",
-        choices=BATCH_REFS,
-        default=defaults.batch_refs,
-        help="a cloud import's batch references are batch names (default, REST docs) or batch ids (SDK)",
-    )
-    group.add_argument(
-        "--batch-update",
-        choices=BATCH_UPDATES,
-        default=defaults.batch_update,
-        help='create batch with {"batches": [...]}: replace the list (default) or merge into it',
-    )
-    group.add_argument(
-        "--default-sort",
-        default=defaults.default_sort,
-        help="order of a list request that sends no sort (default -createdAt, newest first, documented)",
-    )
-    group.add_argument(
-        "--tie-order",
-        choices=TIE_ORDERS,
-        default=defaults.tie_order,
-        help="order of list items whose sort keys tie: shuffle per request (default) or stable",
-    )
-    group.add_argument(
-        "--split-part-records",
-        type=int,
-        default=defaults.split_part_records,
-        help="records per file of a format=split export (default 1000)",
-    )
 
 
 def settings_from(args: argparse.Namespace) -> EmulatorSettings:
-    return EmulatorSettings(
-        page_limit=args.page_limit,
-        page_limit_mode=args.page_limit_mode,
-        rate_limit=args.rate_limit,
-        retry_after=args.retry_after,
-        latency_ms=args.latency_ms,
-        answer_shapes=args.answer_shapes,
-        batch_refs=args.batch_refs,
-        batch_update=args.batch_update,
-        default_sort=args.default_sort,
-        tie_order=args.tie_order,
-        split_part_records=args.split_part_records,
-    )
+    names = [name for name, _, _ in SETTING_FLAGS] + ["retry_after"]
+    return EmulatorSettings(**{name: getattr(args, name) for name in names})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_ango.emulator.common import bad_request
+from airflow_provider_ango.emulator.common import bad_request, required
 from airflow_provider_ango.emulator.core import Core, Request, Router
 from airflow_provider_ango.emulator.imports import batch_reader, import_cloud_assets, parse_query_batches
 from airflow_provider_ango.emulator.labels import import_labels
@@ -48,10 +48,9 @@ def import_cloud(core: Core, request: Request, project_id: str) -> dict[str, Any
 @routes.add("POST", "/v2/import/labels", group="labels")
 def import_label_content(core: Core, request: Request) -> dict[str, Any]:
     body = request.json_object()
-    if "project" not in body:
-        raise bad_request("project (the project id) is required")
+    project_id = required(body, "project", "project (the project id)")
     with core.state.lock:
-        labelled = import_labels(core.state, core.state.project(body["project"]), body)
+        labelled = import_labels(core.state, core.state.project(project_id), body)
     if core.settings.rest_shapes:
         # All or nothing: every task named is labelled, so N and M agree when the answer is 200.
         return {"project": f"{labelled} / {labelled} tasks are labeled."}

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_ango.emulator.access import DEFAULT_ORGANIZATION_ID
-from airflow_provider_ango.emulator.common import bad_request, format_ms, not_found, require_hex24
+from airflow_provider_ango.emulator.common import bad_request, format_ms, not_found, require_hex24, required
 from airflow_provider_ango.emulator.core import Core, Request, Router
 from airflow_provider_ango.emulator.export import parse_export_options, write_export
 from airflow_provider_ango.emulator.listing import order_page, page_request
@@ -145,10 +145,9 @@ def _bucket_url(storage: dict[str, Any], bucket: str, key: str) -> str:
 @routes.add("GET", "/v2/export", group="export")
 def export(core: Core, request: Request) -> dict[str, Any]:
     params = request.single_params()
-    if "project" not in params:
-        raise bad_request("Query parameter project (the project id) is required")
+    project_id = required(params, "project", "Query parameter project (the project id)")
     with core.state.lock:
-        project = core.state.project(params["project"])
+        project = core.state.project(project_id)
         options = parse_export_options(project, params, core.settings.split_part_records)
         expiry = core.state.url_expiry_seconds
     path, _count = write_export(core.state, project, options, core.files.directory)

@@ -41,6 +41,13 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, message)
 
 
+def required(mapping: dict[str, Any], key: str, what: str) -> Any:
+    """``mapping[key]``, or a 400 saying ``what`` is required."""
+    if key not in mapping:
+        raise bad_request(f"{what} is required")
+    return mapping[key]
+
+
 def not_found(message: str) -> ApiError:
     return ApiError(404, message)
 

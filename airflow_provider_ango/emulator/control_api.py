@@ -6,13 +6,14 @@ logged. Seeds and actors are in :mod:`control_seed`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from airflow_provider_ango.emulator.common import bad_request, format_ms, parse_iso_us
 from airflow_provider_ango.emulator.control_seed import routes as seed_routes
-from airflow_provider_ango.emulator.core import Core, Request, Router
+from airflow_provider_ango.emulator.core import Core, Handler, Request, Router
 
 control = Router()
 
@@ -45,10 +46,16 @@ def list_faults(core: Core, request: Request) -> dict[str, Any]:
     return {"faults": core.faults.list()}
 
 
-@control.add("DELETE", "/_emulator/faults")
-def clear_faults(core: Core, request: Request) -> dict[str, Any]:
-    core.faults.clear()
-    return {"cleared": True}
+def _clearing(clear: Callable[[Core], None]) -> Handler:
+    def handler(core: Core, request: Request) -> dict[str, Any]:
+        clear(core)
+        return {"cleared": True}
+
+    return handler
+
+
+control.add("DELETE", "/_emulator/faults")(_clearing(lambda core: core.faults.clear()))
+control.add("DELETE", "/_emulator/requests")(_clearing(lambda core: core.log.clear()))
 
 
 @control.add("GET", "/_emulator/requests")
@@ -74,12 +81,6 @@ def _public_entry(entry: dict[str, Any]) -> dict[str, Any]:
         except ValueError:
             public["bodyText"] = raw[:2000].decode("utf-8", "replace")
     return public
-
-
-@control.add("DELETE", "/_emulator/requests")
-def clear_requests(core: Core, request: Request) -> dict[str, Any]:
-    core.log.clear()
-    return {"cleared": True}
 
 
 @control.add("GET", "/_emulator/clock")
