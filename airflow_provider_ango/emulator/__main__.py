@@ -78,6 +78,15 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def command_line_flags(settings: EmulatorSettings) -> list[str]:
+    """The flags that start the emulator with ``settings`` (for a child process or a compose file)."""
+    flags = []
+    for name, _, _ in SETTING_FLAGS:
+        value = settings.to_json()[name]
+        flags.append(f"--{name.replace('_', '-')}={'off' if value is None else value}")
+    return flags if settings.retry_after else [*flags, "--no-retry-after"]
+
+
 def settings_from(args: argparse.Namespace) -> EmulatorSettings:
     names = [name for name, _, _ in SETTING_FLAGS] + ["retry_after"]
     return EmulatorSettings(**{name: getattr(args, name) for name in names})

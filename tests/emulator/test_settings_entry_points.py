@@ -12,7 +12,12 @@ import httpx
 import pytest
 
 from airflow_provider_ango.emulator import AngoEmulator, EmulatorSettings, RateLimit
-from airflow_provider_ango.emulator.__main__ import SETTING_FLAGS, add_settings_arguments, settings_from
+from airflow_provider_ango.emulator.__main__ import (
+    SETTING_FLAGS,
+    add_settings_arguments,
+    command_line_flags,
+    settings_from,
+)
 from airflow_provider_ango.testing.ango import (
     FIXTURE_SETTINGS,
     TRANSITIONAL_FIXTURE_SETTINGS,
@@ -57,6 +62,13 @@ def test_every_setting_has_a_flag_and_the_flags_default_to_the_strict_settings()
         tie_order="stable",
         split_part_records=3,
     )
+
+
+@pytest.mark.parametrize(
+    "settings", [EmulatorSettings(), TRANSITIONAL_FIXTURE_SETTINGS, EmulatorSettings(retry_after=False)]
+)
+def test_command_line_flags_round_trip(settings: EmulatorSettings) -> None:
+    assert _parsed(*command_line_flags(settings)) == settings
 
 
 def test_settings_are_checked() -> None:
