@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import subprocess
-import sys
 
 import httpx
 import pytest
@@ -23,7 +20,7 @@ from airflow_provider_ango.testing.ango import (
     TRANSITIONAL_FIXTURE_SETTINGS,
     EmulatorFactory,
 )
-from tests.emulator.test_entry_points import _first_line
+from tests.emulator.test_entry_points import _first_line, launch_command_line
 
 
 def _parsed(*flags: str) -> EmulatorSettings:
@@ -82,20 +79,8 @@ def test_settings_are_checked() -> None:
 
 
 def test_the_command_line_serves_with_the_flags_it_was_given() -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_ango.emulator",
-            "--api-key=cli-key",
-            "--rate-limit=2/min",
-            "--no-retry-after",
-            "--page-limit-mode=reject",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    process = launch_command_line(
+        "--api-key=cli-key", "--rate-limit=2/min", "--no-retry-after", "--page-limit-mode=reject"
     )
     try:
         url = _first_line(process, timeout=60).split()[-1]
