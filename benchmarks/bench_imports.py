@@ -39,8 +39,20 @@ API_KEY = "bench-key"
 
 
 def start_emulator() -> tuple[subprocess.Popen[str], str]:
+    from airflow_provider_ango.emulator.__main__ import command_line_flags
+    from airflow_provider_ango.testing.ango import FIXTURE_SETTINGS  # transitional, as the tests
+
     process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_ango.emulator", "--port", "0", "--api-key", API_KEY],
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_ango.emulator",
+            "--port",
+            "0",
+            "--api-key",
+            API_KEY,
+            *command_line_flags(FIXTURE_SETTINGS),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -232,8 +232,10 @@ def demo(stack: ExitStack, console: Console, log_path: Path, started: float) -> 
     stack.callback(stop_process, migrate)
 
     from airflow_provider_ango.emulator import AngoEmulator
+    from airflow_provider_ango.testing.ango import FIXTURE_SETTINGS
 
-    ango = stack.enter_context(AngoEmulator(api_key=secrets.token_urlsafe(24)))
+    # The same emulator settings as the test fixtures (transitional until the client meets the limits).
+    ango = stack.enter_context(AngoEmulator(api_key=secrets.token_urlsafe(24), settings=FIXTURE_SETTINGS))
     s3 = stack.enter_context(run_moto())
     os.environ.update(s3.env)
     os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = s3.connection_json()

@@ -5,25 +5,28 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
 
-from airflow_provider_ango.emulator.common import Clock
+from airflow_provider_ango.emulator.common import Clock, ClosingContext
 from airflow_provider_ango.emulator.control import EmulatorControl
 from airflow_provider_ango.emulator.core import Core
 from airflow_provider_ango.emulator.faults import DEFAULT_LOG_SIZE, FaultBook, RequestLog
 from airflow_provider_ango.emulator.files import ExportFiles
 from airflow_provider_ango.emulator.server import EmulatorHTTPServer, check_loopback
+from airflow_provider_ango.emulator.settings import EmulatorSettings
 from airflow_provider_ango.emulator.state import EmulatorState
+from airflow_provider_ango.emulator.traffic import RateLimiter
 
 DEFAULT_URL_EXPIRY_SECONDS = 120_000  # what Ango documents for its signed export URLs
 
 
-class AngoEmulator:
+class AngoEmulator(ClosingContext):
     """A real HTTP Ango Hub emulator on a loopback port.
 
     ``with AngoEmulator() as hub: hub.url, hub.api_key, hub.control.seed_project(...)``.
     ``port=0`` picks a free port. ``clock`` (seconds since the epoch) replaces the wall
-    clock, e.g. to expire signed URLs without waiting.
+    clock, e.g. to expire signed URLs without waiting. ``settings`` (an
+    :class:`EmulatorSettings`) holds the documented limits and the readings of the sources'
+    disagreements; the default is the strict one (Ango's REST documentation).
     """
 
     def __init__(
@@ -36,8 +39,10 @@ class AngoEmulator:
         request_log_size: int = DEFAULT_LOG_SIZE,
         public_url: str | None = None,
         in_container: bool = False,
+        settings: EmulatorSettings | None = None,
     ) -> None:
         self.api_key = api_key
+        self.settings = settings if settings is not None else EmulatorSettings()
         self.host = check_loopback(host, in_container=in_container)
         # The base of every URL the emulator hands out (signed export links): the bound address
         # unless clients reach it by another name, as containers do.
@@ -98,6 +103,8 @@ class AngoEmulator:
             faults=FaultBook(),
             log=RequestLog(self._request_log_size),
             files=ExportFiles(self.clock),
+            settings=self.settings,
+            limiter=RateLimiter(self.settings.limiter),
         )
         server = EmulatorHTTPServer((self.host, self.port), core)
         bound_host, bound_port = server.server_address[:2]
@@ -121,6 +128,8 @@ class AngoEmulator:
         server, self._server = self._server, None
         if server is None:
             return
+        if self.core is not None:
+            self.core.late.cancel_all()  # wakes requests held for a late write
         server.shutdown()
         server.server_close()
         if self._thread is not None:
@@ -131,13 +140,7 @@ class AngoEmulator:
         if self.core is not None:
             self.core.files.cleanup()
 
+    close = stop
+
     def __enter__(self) -> AngoEmulator:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

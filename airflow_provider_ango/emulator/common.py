@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from types import TracebackType
 from typing import Any
 
 import orjson
@@ -40,8 +41,30 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, message)
 
 
+def required(mapping: dict[str, Any], key: str, what: str) -> Any:
+    """``mapping[key]``, or a 400 saying ``what`` is required."""
+    if key not in mapping:
+        raise bad_request(f"{what} is required")
+    return mapping[key]
+
+
 def not_found(message: str) -> ApiError:
     return ApiError(404, message)
+
+
+class ClosingContext:
+    """``with`` support for a class whose ``close()`` releases it."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class Clock:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any
 
 import httpx
+
+from airflow_provider_ango.emulator.common import ClosingContext
 
 CONTROL_TIMEOUT_SECONDS = 600.0  # seeding a million assets or acting on them takes seconds
 
@@ -19,7 +20,7 @@ class EmulatorControlError(RuntimeError):
         self.message = message
 
 
-class EmulatorControl:
+class EmulatorControl(ClosingContext):
     def __init__(self, base_url: str, timeout: float = CONTROL_TIMEOUT_SECONDS) -> None:
         self.base_url = base_url.rstrip("/")
         self._client = httpx.Client(base_url=self.base_url, timeout=timeout)
@@ -29,14 +30,6 @@ class EmulatorControl:
 
     def __enter__(self) -> EmulatorControl:
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
         response = self._client.request(method, f"/_emulator{path}", json=body, params=params)
@@ -92,6 +85,26 @@ class EmulatorControl:
         result: dict[str, Any] = self._call("GET", f"/projects/{project_id}/counts")
         return result
 
+    def insert_assets(
+        self,
+        project_id: str,
+        assets: list[dict[str, Any]] | None = None,
+        count: int | None = None,
+        **spec: Any,
+    ) -> dict[str, Any]:
+        """Add assets as another writer would (import items, or ``count`` bare ones); returns their ids."""
+        body: dict[str, Any] = {"assets": assets} if assets is not None else {"count": count, **spec}
+        result: dict[str, Any] = self._call("POST", f"/projects/{project_id}/assets", body)
+        return result
+
+    def delete_assets(
+        self, project_id: str, external_ids: list[str] | None = None, asset_ids: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Soft-delete assets (every asset of each externalId, and/or by id)."""
+        body = {"externalIds": external_ids or [], "assetIds": asset_ids or []}
+        result: dict[str, Any] = self._call("DELETE", f"/projects/{project_id}/assets", body)
+        return result
+
     def add_storage_files(self, storage_id: str, bucket_name: str, keys: list[str]) -> dict[str, Any]:
         result: dict[str, Any] = self._call(
             "POST", f"/storages/{storage_id}/files", {"bucketName": bucket_name, "keys": keys}
@@ -108,11 +121,15 @@ class EmulatorControl:
         retry_after: float | None = None,
         delay: float | None = None,
         method: str | None = None,
+        apply_after: float | None = None,
+        answer: str | None = None,
     ) -> dict[str, Any]:
         """Fault the next ``count`` requests whose path matches ``path_pattern`` (regex).
 
         kind: ``status`` (not applied), ``slow`` (applied after ``delay`` s), ``reset``
-        (connection reset, not applied), ``truncate`` (applied, body cut in half).
+        (connection reset, not applied), ``truncate`` (applied, body cut in half),
+        ``apply_late`` (applied ``apply_after`` s after arrival; ``answer="late"`` holds the
+        answer until then, ``answer="drop"`` resets the connection at once).
         """
         body: dict[str, Any] = {"pathPattern": path_pattern, "kind": kind, "count": count}
         for key, value in (
@@ -120,6 +137,8 @@ class EmulatorControl:
             ("retryAfter", retry_after),
             ("delay", delay),
             ("method", method),
+            ("applyAfter", apply_after),
+            ("answer", answer),
         ):
             if value is not None:
                 body[key] = value
@@ -164,3 +183,40 @@ class EmulatorControl:
     def set_url_expiry(self, seconds: float) -> None:
         """Lifetime of signed export URLs handed out from now on (reset restores the default)."""
         self._call("POST", "/config", {"urlExpirySeconds": seconds})
+
+    def settings(self) -> dict[str, Any]:
+        """The emulator's settings (``EmulatorSettings`` as JSON)."""
+        settings: dict[str, Any] = self._call("GET", "/config")["settings"]
+        return settings
+
+    # -- traffic and keys -----------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        """``{"requests", "rateLimited", "byStatus", "organizations": {id: {"requests", "rateLimited"}}}``."""
+        result: dict[str, Any] = self._call("GET", "/stats")
+        return result
+
+    def add_key(
+        self,
+        organization: str | None = None,
+        scopes: list[str] | None = None,
+        service_account: bool | None = None,
+        key: str | None = None,
+    ) -> str:
+        """A new API key in ``organization`` (default: the emulator's own); ``scopes`` make it a
+        service-account key (``ango_sa_...``) that reaches only those endpoint groups."""
+        body: dict[str, Any] = {}
+        if organization is not None:
+            body["organization"] = organization
+        if scopes is not None:
+            body["scopes"] = scopes
+        if service_account is not None or scopes is not None:
+            body["serviceAccount"] = bool(service_account) if service_account is not None else True
+        if key is not None:
+            body["key"] = key
+        added: str = self._call("POST", "/keys", body)["key"]
+        return added
+
+    def keys(self) -> list[dict[str, Any]]:
+        """Every key's organization, scopes and first characters (never a whole key)."""
+        keys: list[dict[str, Any]] = self._call("GET", "/keys")["keys"]
+        return keys

@@ -1,38 +1,21 @@
-"""The control API under ``/_emulator/``: seed, act, faults, request log, clock, reset.
+"""The control API under ``/_emulator/``: reset, faults, request log, stats, keys, clock, settings.
 
-No apikey; plain JSON in and out (no Ango envelope); never faulted, never logged.
+No apikey; plain JSON in and out (no Ango envelope); never faulted, rate limited, delayed or
+logged. Seeds and actors are in :mod:`control_seed`.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from airflow_provider_ango.emulator.common import bad_request, format_ms, parse_iso_us, require_hex24
-from airflow_provider_ango.emulator.core import Core, Request, Router
-from airflow_provider_ango.emulator.imports import import_cloud_assets, seed_numbered_assets, seed_synthetic
-from airflow_provider_ango.emulator.state import DEFAULT_WORKFLOW, PATH_STAGE_TYPES, Batch
-from airflow_provider_ango.emulator.validation import validate_category_schema
-from airflow_provider_ango.emulator.views import project_json
-from airflow_provider_ango.emulator.workflow import act
+from airflow_provider_ango.emulator.common import bad_request, format_ms, parse_iso_us
+from airflow_provider_ango.emulator.control_seed import routes as seed_routes
+from airflow_provider_ango.emulator.core import Core, Handler, Request, Router
 
 control = Router()
-ID = "([^/]+)"
-SEED_KEYS = frozenset(
-    {
-        "name",
-        "description",
-        "type",
-        "categorySchema",
-        "batches",
-        "workflow",
-        "consensusCount",
-        "assets",
-        "syntheticAssets",
-    }
-)
 
 
 @control.add("GET", "/_emulator/health")
@@ -42,113 +25,15 @@ def health(core: Core, request: Request) -> dict[str, Any]:
 
 @control.add("POST", "/_emulator/reset")
 def reset(core: Core, request: Request) -> dict[str, Any]:
+    """Back to the emulator as started: state, added keys, faults, pending late writes, log, stats."""
+    core.late.cancel_all()
     core.state.reset()
     core.faults.clear()
     core.log.clear()
+    core.stats.reset()
+    core.limiter.reset()
     core.files.clear()
     return {"reset": True}
-
-
-def _workflow(body: dict[str, Any]) -> list[str]:
-    workflow = body.get("workflow", list(DEFAULT_WORKFLOW))
-    if (
-        not isinstance(workflow, list)
-        or not workflow
-        or any(stage not in PATH_STAGE_TYPES for stage in workflow)
-        or len(set(workflow)) != len(workflow)
-    ):
-        raise bad_request(f"workflow must be a list of distinct stages from {', '.join(PATH_STAGE_TYPES)}")
-    if workflow[0] not in ("Label", "Consensus"):
-        raise bad_request("workflow must start with Label or Consensus")
-    return workflow
-
-
-@control.add("POST", "/_emulator/projects")
-def seed_project(core: Core, request: Request) -> dict[str, Any]:
-    body = request.json_object()
-    unknown = sorted(set(body) - SEED_KEYS)
-    if unknown:
-        raise bad_request(f"Unknown seed keys: {', '.join(unknown)}; use {', '.join(sorted(SEED_KEYS))}")
-    name = body.get("name")
-    if not isinstance(name, str) or not name:
-        raise bad_request("name is required")
-    consensus_count = body.get("consensusCount", 2)
-    if not isinstance(consensus_count, int) or isinstance(consensus_count, bool) or consensus_count < 1:
-        raise bad_request("consensusCount must be an integer >= 1")
-    schema = (
-        validate_category_schema(body["categorySchema"]) if body.get("categorySchema") is not None else None
-    )
-    batch_names = body.get("batches") or []
-    if not isinstance(batch_names, list) or not all(isinstance(item, str) and item for item in batch_names):
-        raise bad_request("batches must be a list of batch names")
-    project_type = body.get("type", "ango")
-    if project_type not in ("ango", "pct", "iframe"):
-        raise bad_request("type must be one of ango, pct, iframe")
-    synthetic = body.get("syntheticAssets")
-    synthetic_specs = synthetic if isinstance(synthetic, list) else ([] if synthetic is None else [synthetic])
-    project = core.state.create_project(
-        name,
-        str(body.get("description", "")),
-        project_type,
-        _workflow(body),
-        consensus_count,
-    )
-    try:
-        with core.state.lock:
-            if schema is not None:
-                project.category_schema = schema
-            project.batches = [Batch(core.state.new_id(0xBA), batch_name) for batch_name in batch_names]
-            assets = body.get("assets")
-            if isinstance(assets, int) and not isinstance(assets, bool):
-                if assets < 0:
-                    raise bad_request("assets must be >= 0")
-                if assets:
-                    seed_numbered_assets(core.state, project, assets)
-            elif isinstance(assets, list):
-                import_cloud_assets(core.state, project, assets, [], allow_batch_names=True)
-            elif assets is not None:
-                raise bad_request("assets must be a number or a list of import items")
-            for spec in synthetic_specs:
-                seed_synthetic(core.state, project, spec)
-            result = project_json(project)
-            result["assetCount"] = len(project)
-            return result
-    except Exception:
-        # A seed that fails leaves no half-made project behind.
-        with core.state.lock:
-            core.state.projects.pop(project.id, None)
-            core.state.projects_by_number.pop(project.number, None)
-        raise
-
-
-@control.add("POST", f"/_emulator/projects/{ID}/act")
-def act_on_project(core: Core, request: Request, project_id: str) -> dict[str, Any]:
-    body = request.json_object()
-    with core.state.lock:
-        return act(core.state, core.state.project(project_id), body)
-
-
-@control.add("GET", f"/_emulator/projects/{ID}/counts")
-def counts(core: Core, request: Request, project_id: str) -> dict[str, Any]:
-    with core.state.lock:
-        project = core.state.project(project_id)
-        per_stage = Counter(project.stage_of)
-        duplicates = {
-            external_id: len(rows)
-            for external_id, rows in project.ext_index.items()
-            if isinstance(rows, list)
-        }
-        per_batch = Counter(batch_id for refs in project.batch_refs for batch_id in refs)
-        names = {batch.id: batch.name for batch in project.batches}
-        return {
-            "assets": len(project),
-            "tasks": len(project),
-            "distinctExternalIds": len(project.ext_index),
-            "duplicateExternalIds": duplicates,
-            "stages": {stage.name: per_stage.get(stage.index, 0) for stage in project.stages},
-            "batches": {names.get(batch_id, batch_id): count for batch_id, count in per_batch.items()},
-            "preLabeled": sum(1 for flag in project.flags if flag & 1),
-        }
 
 
 @control.add("POST", "/_emulator/faults")
@@ -161,10 +46,16 @@ def list_faults(core: Core, request: Request) -> dict[str, Any]:
     return {"faults": core.faults.list()}
 
 
-@control.add("DELETE", "/_emulator/faults")
-def clear_faults(core: Core, request: Request) -> dict[str, Any]:
-    core.faults.clear()
-    return {"cleared": True}
+def _clearing(clear: Callable[[Core], None]) -> Handler:
+    def handler(core: Core, request: Request) -> dict[str, Any]:
+        clear(core)
+        return {"cleared": True}
+
+    return handler
+
+
+control.add("DELETE", "/_emulator/faults")(_clearing(lambda core: core.faults.clear()))
+control.add("DELETE", "/_emulator/requests")(_clearing(lambda core: core.log.clear()))
 
 
 @control.add("GET", "/_emulator/requests")
@@ -192,12 +83,6 @@ def _public_entry(entry: dict[str, Any]) -> dict[str, Any]:
     return public
 
 
-@control.add("DELETE", "/_emulator/requests")
-def clear_requests(core: Core, request: Request) -> dict[str, Any]:
-    core.log.clear()
-    return {"cleared": True}
-
-
 @control.add("GET", "/_emulator/clock")
 def get_clock(core: Core, request: Request) -> dict[str, Any]:
     clock = core.state.clock
@@ -210,10 +95,7 @@ def move_clock(core: Core, request: Request) -> dict[str, Any]:
     body = request.json_object()
     clock = core.state.clock
     if "advance" in body:
-        advance = body["advance"]
-        if not isinstance(advance, (int, float)) or isinstance(advance, bool):
-            raise bad_request("advance must be a number of seconds")
-        clock.offset_seconds += float(advance)
+        clock.offset_seconds += _number(body, "advance")
     elif "set" in body:
         target = parse_iso_us(body["set"], "set") / 1_000_000
         clock.offset_seconds += target - clock.now()
@@ -222,31 +104,47 @@ def move_clock(core: Core, request: Request) -> dict[str, Any]:
     return get_clock(core, request)
 
 
+def _number(body: dict[str, Any], key: str, minimum: float | None = None) -> float:
+    value = body[key]
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or (minimum is not None and value < minimum)
+    ):
+        raise bad_request(f"{key} must be a number" + (f" >= {minimum:g}" if minimum is not None else ""))
+    return float(value)
+
+
+@control.add("GET", "/_emulator/config")
+def get_config(core: Core, request: Request) -> dict[str, Any]:
+    """The emulator's settings (fixed at start) and the signed-URL lifetime (adjustable)."""
+    return {"urlExpirySeconds": core.state.url_expiry_seconds, "settings": core.settings.to_json()}
+
+
 @control.add("POST", "/_emulator/config")
 def configure(core: Core, request: Request) -> dict[str, Any]:
     body = request.json_object()
     if "urlExpirySeconds" in body:
-        expiry = body["urlExpirySeconds"]
-        if not isinstance(expiry, (int, float)) or isinstance(expiry, bool) or expiry < 0:
-            raise bad_request("urlExpirySeconds must be a number >= 0")
-        core.state.url_expiry_seconds = float(expiry)
-    return {"urlExpirySeconds": core.state.url_expiry_seconds}
+        core.state.url_expiry_seconds = _number(body, "urlExpirySeconds", 0)
+    return get_config(core, request)
 
 
-@control.add("POST", f"/_emulator/storages/{ID}/files")
-def add_storage_files(core: Core, request: Request, storage_id: str) -> dict[str, Any]:
-    """Files that GET /v2/storages/{id}/files will list: ``{"bucketName", "keys": [...]}``."""
-    require_hex24(storage_id, "storage id")
-    body = request.json_object()
-    bucket = body.get("bucketName")
-    keys = body.get("keys")
-    if not isinstance(bucket, str) or not bucket:
-        raise bad_request("bucketName is required")
-    if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
-        raise bad_request("keys must be a list of object keys")
-    with core.state.lock:
-        if storage_id not in core.state.storages:
-            raise bad_request(f"Storage not found: {storage_id}")
-        listed = core.state.storage_files.setdefault(storage_id, {}).setdefault(bucket, [])
-        listed.extend(keys)
-        return {"bucketName": bucket, "count": len(listed)}
+@control.add("GET", "/_emulator/stats")
+def stats(core: Core, request: Request) -> dict[str, Any]:
+    """Answered API and file requests by status and per organization (429s counted apart)."""
+    return {**core.stats.to_json(), "pendingLateWrites": core.late.pending()}
+
+
+@control.add("POST", "/_emulator/keys")
+def add_key(core: Core, request: Request) -> dict[str, Any]:
+    """A new key: ``{"organization"?, "serviceAccount"?, "scopes"?, "key"?}``; the answer holds the key."""
+    key, record = core.state.keys.add(request.body)
+    return {"key": key, **record.to_json()}
+
+
+@control.add("GET", "/_emulator/keys")
+def list_keys(core: Core, request: Request) -> dict[str, Any]:
+    return {"keys": core.state.keys.listing()}
+
+
+control.include(seed_routes)

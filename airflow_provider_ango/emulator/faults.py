@@ -11,6 +11,11 @@ requests (``/_emulator/...``) are never faulted nor logged. Kinds:
 - ``truncate``: the request IS applied, then the answer is sent with its full
   Content-Length but only half of its body before the connection is closed (for file
   downloads: half of the requested bytes).
+- ``apply_late``: the request IS applied, ``applyAfter`` seconds after it arrived (a write the
+  service processes late); meanwhile the client waits: with ``answer="late"`` (default) the
+  answer is held until the write is applied (past a shorter client timeout), with
+  ``answer="drop"`` the connection is reset at once. The log entry gets ``appliedAt`` and its
+  status when the write is applied.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from typing import Any
 
 from airflow_provider_ango.emulator.common import bad_request
 
-FAULT_KINDS = ("status", "slow", "reset", "truncate")
+FAULT_KINDS = ("status", "slow", "reset", "truncate", "apply_late")
+LATE_ANSWERS = ("late", "drop")
 DEFAULT_LOG_SIZE = 10_000
 
 
@@ -38,9 +44,13 @@ class Fault:
     retry_after: float | None
     delay: float | None
     remaining: int
+    apply_after: float | None = None
+    answer: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "applyAfter": self.apply_after,
+            "answer": self.answer,
             "id": self.id,
             "pathPattern": self.path_pattern,
             "method": self.method,
@@ -88,6 +98,14 @@ class FaultBook:
         delay = _number(body, "delay")
         if kind == "slow" and delay is None:
             raise bad_request("A slow fault needs delay (seconds)")
+        apply_after = _number(body, "applyAfter")
+        if (kind == "apply_late") != (apply_after is not None):
+            raise bad_request("applyAfter (seconds) is required by an apply_late fault, and only by it")
+        answer = body.get("answer", "late" if kind == "apply_late" else None)
+        if kind == "apply_late" and answer not in LATE_ANSWERS:
+            raise bad_request(f"answer must be one of {', '.join(LATE_ANSWERS)}")
+        if kind != "apply_late" and answer is not None:
+            raise bad_request("answer is an option of apply_late faults only")
         count = body.get("count", 1)
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise bad_request("count must be an integer >= 1")
@@ -103,6 +121,8 @@ class FaultBook:
             retry_after=_number(body, "retryAfter"),
             delay=delay,
             remaining=count,
+            apply_after=apply_after,
+            answer=answer,
         )
         with self._lock:
             self._faults.append((pattern, fault))
@@ -144,10 +164,11 @@ class RequestLog:
             self._bump()
         return entry
 
-    def set_status(self, entry: dict[str, Any], status: int) -> None:
+    def set_status(self, entry: dict[str, Any], status: int, **more: Any) -> None:
         """The answer's status, set just before it is sent (after the request changed the state)."""
         with self._lock:
             entry["status"] = status
+            entry.update(more)
             self._bump()
 
     @property

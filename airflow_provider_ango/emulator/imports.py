@@ -1,35 +1,38 @@
-"""Adding assets (cloud import, seeding) and pre-labels (label import) to a project.
+"""Adding assets to a project: the cloud import and the control API's seeds.
 
 Imports are all-or-nothing: every item is validated before the first row is written, so a
 400 leaves the project untouched.
 
 Re-importing an externalId that already exists creates a second asset: Ango's import
 format page says "External IDs do not have to be unique. You can have more than one asset
-with the same external ID", and a label import by externalId pre-labels "all assets
-sharing the same external ID". The emulator does both.
+with the same external ID". Batch references are read as the ``batch_refs`` setting says:
+batch ids (the SDK sends them) or batch names (the REST documentation); an unknown one is a
+400 naming it, never a batch created on the fly.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_ango.emulator.common import bad_request, parse_iso_ms
-from airflow_provider_ango.emulator.state import (
+from airflow_provider_ango.emulator.filters import resolve_batch_ids, resolve_batch_names
+from airflow_provider_ango.emulator.project import (
     API_USER,
     FLAG_PRELABELED,
     TASK_TYPE_SHIFT,
     TASK_TYPES,
     AssetExtra,
-    EmulatorState,
     Project,
 )
+from airflow_provider_ango.emulator.state import EmulatorState
 from airflow_provider_ango.emulator.validation import (
+    AnswerContext,
     SchemaIndex,
     normalize_answer,
-    raise_if_offenders,
     validate_import_item,
 )
-from airflow_provider_ango.emulator.views import resolve_batch_ids
 
 
 def _video_metadata_for_export(metadata: dict[str, Any]) -> dict[str, Any]:
@@ -39,36 +42,61 @@ def _video_metadata_for_export(metadata: dict[str, Any]) -> dict[str, Any]:
     return metadata
 
 
+BatchReader = Callable[[list[str], str], list[str]]
+
+
+def batch_reader(project: Project, reading: str) -> BatchReader:
+    """How a cloud import's batch references are read: ``ids``, ``names``, or ``either`` (seeds)."""
+
+    def read(values: list[str], where: str) -> list[str]:
+        if reading == "ids":
+            return resolve_batch_ids(project, values, where)
+        if reading == "names":
+            return resolve_batch_names(project, values, where)
+        return [
+            by_name.id
+            if (by_name := project.batch_by_name(value))
+            else resolve_batch_ids(project, [value], where)[0]
+            for value in values
+        ]
+
+    return read
+
+
+@dataclass(frozen=True)
+class ImportReceipt:
+    assets_created: int
+    prelabels: int
+    valid_prelabels: int
+
+
 def import_cloud_assets(
     state: EmulatorState,
     project: Project,
     assets: Any,
     query_batch_ids: list[str],
-    allow_batch_names: bool = False,
-) -> int:
+    read_batches: BatchReader,
+) -> ImportReceipt:
     """Validate then append ``assets`` (the ``assets`` list of POST /v2/project/{id}/cloud)."""
     if not isinstance(assets, list) or not assets:
         raise bad_request("assets must be a non-empty list of {data, externalId} objects")
-    schema = SchemaIndex.of(project.category_schema)
-    now_ms = state.clock.now_ms()
+    context = AnswerContext(SchemaIndex.of(project.category_schema), API_USER, state.clock.now_ms())
+    now_ms = context.at_ms
     entry_stage = project.entry_stage()
     prepared = []
-    offenders: list[str] = []
     for position, raw in enumerate(assets):
         item = validate_import_item(raw, position)
         where = f"assets[{position}] (externalId {item.external_id!r})"
-        own_batches = [_batch_id(project, value, where, allow_batch_names) for value in item.batch_ids]
+        own_batches = read_batches(item.batch_ids, f"{where} batches") if item.batch_ids else []
         if item.storage is not None and item.storage not in state.storages:
             raise bad_request(
                 f"{where}: storage {item.storage!r} is not a storage integration of this organization"
             )
         answer = None
         if item.prelabels is not None:
-            answer = normalize_answer(
-                item.prelabels, schema, where, offenders, API_USER, now_ms, entry_stage.id
-            )
+            answer = normalize_answer(item.prelabels, context, where, entry_stage.id)
         prepared.append((item, tuple(query_batch_ids + own_batches), answer))
-    raise_if_offenders(offenders, "preLabels name schemaIds that are not in the project's category schema")
+    context.raise_if_offenders("preLabels name schemaIds that are not in the project's category schema")
     for item, batch_ids, answer in prepared:
         extra = None
         if (
@@ -88,63 +116,17 @@ def import_cloud_assets(
                 extra.updated_by = API_USER
         flags = FLAG_PRELABELED if answer is not None else 0
         project.add_row(item.external_id, item.data, now_ms, entry_stage, batch_ids, flags, extra)
-    return len(prepared)
+    prelabels = sum(1 for _, _, answer in prepared if answer is not None)
+    return ImportReceipt(len(prepared), prelabels, prelabels)
 
 
-def _batch_id(project: Project, value: str, where: str, allow_names: bool) -> str:
-    if allow_names:
-        by_name = project.batch_by_name(value)
-        if by_name is not None:
-            return by_name.id
-    if project.batch_by_id(value) is None:
-        raise bad_request(f"{where}: batch {value!r} is not a batch id of project {project.id}")
-    return value
-
-
-def parse_query_batches(project: Project, raw: Any) -> list[str]:
-    """``?batches=<json list of batch ids>`` of a cloud import."""
+def parse_query_batches(raw: Any, read_batches: BatchReader) -> list[str]:
+    """``?batches=<JSON list>`` of a cloud import, read as ids or names (``batch_refs``)."""
     if raw is None:
         return []
-    if not isinstance(raw, list):
-        raise bad_request("Query parameter batches must be a JSON list of batch ids")
-    return resolve_batch_ids(project, raw, "batches")
-
-
-def import_labels(state: EmulatorState, project: Project, items: Any) -> int:
-    """POST /v2/import/labels: pre-label every asset sharing each item's externalId."""
-    if not isinstance(items, list) or not items:
-        raise bad_request("jsonContent must be a non-empty list of {externalId, tools/objects, ...} objects")
-    schema = SchemaIndex.of(project.category_schema)
-    now_ms = state.clock.now_ms()
-    offenders: list[str] = []
-    unknown: list[str] = []
-    planned: list[tuple[list[int], dict[str, Any]]] = []
-    for position, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise bad_request(f"jsonContent[{position}] must be an object")
-        external_id = item.get("externalId")
-        if not isinstance(external_id, str) or not external_id:
-            raise bad_request(f"jsonContent[{position}] has no externalId")
-        where = f"jsonContent[{position}] (externalId {external_id!r})"
-        rows = project.rows_for_external_id(external_id)
-        if not rows:
-            unknown.append(external_id)
-            continue
-        stage_id = project.stage_at(rows[0]).id
-        answer = normalize_answer(item, schema, where, offenders, API_USER, now_ms, stage_id)
-        planned.append((rows, answer))
-    raise_if_offenders(offenders, "Annotations name schemaIds that are not in the project's category schema")
-    raise_if_offenders([repr(name) for name in unknown], "No asset in this project has externalId")
-    labelled = 0
-    for rows, answer in planned:
-        for row in rows:
-            extra = project.extras_of(row)
-            extra.answer = extra.prelabel_answer = answer
-            extra.updated_by = API_USER
-            project.flags[row] |= FLAG_PRELABELED
-            project.updated[row] = now_ms
-            labelled += 1
-    return labelled
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise bad_request("Query parameter batches must be a JSON list of batch references")
+    return read_batches(raw, "Query parameter batches")
 
 
 def seed_synthetic(state: EmulatorState, project: Project, spec: Any) -> int:
@@ -187,4 +169,4 @@ def seed_numbered_assets(state: EmulatorState, project: Project, count: int) -> 
         }
         for number in range(start + 1, start + count + 1)
     ]
-    return import_cloud_assets(state, project, items, [])
+    return import_cloud_assets(state, project, items, [], batch_reader(project, "either")).assets_created

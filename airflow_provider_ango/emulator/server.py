@@ -1,42 +1,35 @@
 """The HTTP server: a stdlib ``ThreadingHTTPServer`` bound to a loopback address only.
 
 Three path spaces: ``/v2/...`` (the Ango API, ``apikey`` header required), ``/_files/...``
-(signed export URLs, no key, like a bucket), ``/_emulator/...`` (control API). Requests to
-the first two go through the fault book and into the request log; the apikey's value never
-reaches the log (only whether it was valid) and URL signatures are redacted there.
+(signed export URLs, no key, like a bucket), ``/_emulator/...`` (control API: never rate
+limited, faulted, delayed or logged). The first two are answered by :mod:`service`.
 """
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import socket
 import struct
 import sys
 import threading
-import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from airflow_provider_ango.emulator.api import api
-from airflow_provider_ango.emulator.common import ApiError, format_ms, json_bytes, parse_json
+from airflow_provider_ango.emulator.common import ApiError, json_bytes, parse_json
 from airflow_provider_ango.emulator.control_api import control
 from airflow_provider_ango.emulator.core import Core, Request
-from airflow_provider_ango.emulator.faults import Fault
 from airflow_provider_ango.emulator.files import (
     AccessDeniedError,
     RangeNotSatisfiableError,
     error_xml,
     parse_range,
 )
+from airflow_provider_ango.emulator.service import Exchange
 
 MAX_BODY_BYTES = 512 * 1024 * 1024
 FILE_CHUNK = 1024 * 1024
-MAX_LOGGED_BODY_BYTES = 4 * 1024 * 1024  # larger bodies are logged with their size only
-REDACTED = "REDACTED"
-SECRET_QUERY_PARAMS = ("Signature",)
 
 
 def check_loopback(host: str, *, in_container: bool = False) -> str:
@@ -106,23 +99,11 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: URLs may carry signatures, and tests read the request log instead."""
 
-    def do_GET(self) -> None:
-        self._handle("GET")
+    def _dispatch(self) -> None:
+        self._handle(self.command)
 
-    def do_HEAD(self) -> None:
-        self._handle("HEAD")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_PATCH(self) -> None:
-        self._handle("PATCH")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
+    # BaseHTTPRequestHandler looks up do_<METHOD>; every method takes the same path.
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch  # noqa: N815
 
     # -- plumbing -------------------------------------------------------------------------
     def _read_body(self) -> bytes:
@@ -144,6 +125,15 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         if length > MAX_BODY_BYTES:
             raise ApiError(413, "Request body too large")
         return self.rfile.read(length) if length > 0 else b""
+
+    def send(
+        self, status: int, body: bytes, headers: dict[str, str] | None = None, truncate: bool = False
+    ) -> None:
+        self._send(status, body, headers=headers, truncate=truncate)
+
+    def reset_connection(self) -> None:
+        self.close_connection = True
+        self.server.mark_for_reset(self.connection)
 
     def _send(
         self,
@@ -191,7 +181,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             if request.path.startswith("/_emulator/"):
                 self._control(request)
             else:
-                self._service(request)
+                Exchange(self.server.core, request, self).run()
         except (ConnectionError, TimeoutError):
             self.close_connection = True
 
@@ -203,8 +193,8 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             found = control.match(request.method, request.path)
             if found is None:
                 raise ApiError(404, f"Cannot {request.method} {request.path}")
-            handler, groups = found
-            status, payload = 200, handler(core, request, *groups)
+            route, groups = found
+            status, payload = 200, route.handler(core, request, *groups)
         except ApiError as exc:
             status, payload = exc.status, {"status": "fail", "message": exc.message}
         except Exception as exc:  # an emulator bug must reach the test as a 500, not a hang
@@ -212,61 +202,8 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             status, payload = 500, {"status": "fail", "message": f"Emulator error: {exc!r}"}
         self._send(status, json_bytes(payload))
 
-    def _service(self, request: Request) -> None:
-        """An API or file request: logged, faults applied, then answered."""
-        core = self.server.core
-        fault = core.faults.take(request.method, request.path)
-        # Logged on arrival (status filled in before the answer leaves), so a request that
-        # reached the server shows even when it is slow or its connection is reset.
-        entry = core.log.record(self._log_entry(request, fault))
-        if fault is not None and fault.kind == "reset":
-            self.close_connection = True
-            self.server.mark_for_reset(self.connection)
-            return
-        if fault is not None and fault.kind == "status":
-            assert fault.status is not None
-            headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
-            core.log.set_status(entry, fault.status)
-            message = {"status": "fail", "message": f"Injected fault: HTTP {fault.status}"}
-            self._send(fault.status, json_bytes(message), headers=headers)
-            return
-        if fault is not None and fault.kind == "slow":
-            assert fault.delay is not None
-            time.sleep(fault.delay)  # the fault *is* the delay
-        truncate = fault is not None and fault.kind == "truncate"
-        if request.path.startswith("/_files/"):
-            self._serve_file(request, entry, truncate)
-            return
-        status, answer = self._api(request, entry)
-        core.log.set_status(entry, status)
-        self._send(status, answer, truncate=truncate)
-
-    def _api(self, request: Request, entry: dict[str, Any]) -> tuple[int, bytes]:
-        core = self.server.core
-        try:
-            if not request.path.startswith("/v2/"):
-                raise ApiError(404, f"Cannot {request.method} {request.path}")
-            if not entry["apikeyValid"]:
-                raise ApiError(401, "Invalid API KEY")
-            if request.raw_body:
-                content_type = request.headers.get("content-type", "")
-                if "application/json" not in content_type:
-                    raise ApiError(
-                        400, f"Content-Type must be application/json, got {content_type or 'none'!r}"
-                    )
-                request.body = parse_json(request.raw_body, "Request body")
-            found = api.match(request.method, request.path)
-            if found is None:
-                raise ApiError(404, f"Cannot {request.method} {request.path}")
-            handler, groups = found
-            return 200, json_bytes({"status": "success", "data": handler(core, request, *groups)})
-        except ApiError as exc:
-            return exc.status, json_bytes({"status": "fail", "message": exc.message})
-        except Exception as exc:
-            traceback.print_exc()
-            return 500, json_bytes({"status": "fail", "message": f"Emulator error: {exc!r}"})
-
-    def _serve_file(self, request: Request, entry: dict[str, Any], truncate: bool) -> None:
+    def serve_file(self, request: Request, truncate: bool) -> int:
+        """Stream the file a signed URL names (``Range`` honoured); the status sent."""
         core = self.server.core
         xml = "application/xml"
         try:
@@ -276,17 +213,14 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             size = file_path.stat().st_size
             byte_range = parse_range(request.headers.get("range"), size)
         except RangeNotSatisfiableError as exc:
-            core.log.set_status(entry, 416)
             self._send(416, b"", xml, {"Content-Range": f"bytes */{exc.size}"})
-            return
+            return 416
         except ApiError as exc:
-            core.log.set_status(entry, exc.status)
             self._send(exc.status, error_xml(exc.status, exc.message), xml)
-            return
+            return exc.status
         first, last = byte_range if byte_range is not None else (0, size - 1)
         length = max(0, last - first + 1)
         status = 206 if byte_range is not None else 200
-        core.log.set_status(entry, status)
         self.send_response(status)
         self.send_header("Content-Type", "application/zip")
         self.send_header("Accept-Ranges", "bytes")
@@ -295,7 +229,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
         self.end_headers()
         if request.method == "HEAD":
-            return
+            return status
         to_send = length // 2 if truncate else length
         with file_path.open("rb") as handle:
             handle.seek(first)
@@ -308,39 +242,4 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         if truncate:
             self.wfile.flush()
             self.close_connection = True
-
-    def _log_entry(self, request: Request, fault: Fault | None) -> dict[str, Any]:
-        core = self.server.core
-        given = request.headers.get("apikey")
-        valid = given is not None and hmac.compare_digest(given.encode(), core.state.api_key.encode())
-        headers = {name: (REDACTED if name == "apikey" else value) for name, value in request.headers.items()}
-        params: dict[str, Any] = {
-            name: ([REDACTED] * len(values) if name in SECRET_QUERY_PARAMS else values)
-            for name, values in request.params.items()
-        }
-        query = (
-            "&".join(
-                f"{part.split('=', 1)[0]}={REDACTED}"
-                if part.split("=", 1)[0] in SECRET_QUERY_PARAMS
-                else part
-                for part in request.query.split("&")
-            )
-            if request.query
-            else ""
-        )
-        return {
-            "method": request.method,
-            "path": request.path,
-            "query": query,
-            "queryParams": {
-                name: values[0] if len(values) == 1 else values for name, values in params.items()
-            },
-            "headers": headers,
-            "apikeyValid": valid,
-            # Raw bytes are cheap to keep; they are parsed only when the log is read.
-            "rawBody": request.raw_body if len(request.raw_body) <= MAX_LOGGED_BODY_BYTES else b"",
-            "bodyBytes": len(request.raw_body),
-            "status": None,
-            "fault": fault.kind if fault is not None else None,
-            "at": format_ms(core.state.clock.now_ms()),
-        }
+        return status

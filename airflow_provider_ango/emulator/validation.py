@@ -126,18 +126,29 @@ def _nested_classifications(item: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # -- annotations -----------------------------------------------------------------------
+@dataclass
+class AnswerContext:
+    """What checking one request's annotations needs: the schema, who and when, and the offenders.
+
+    Unknown schemaIds are collected across every item of the request, so that one 400 names
+    them all (``raise_if_offenders``) before anything is written.
+    """
+
+    schema: SchemaIndex
+    actor: str
+    at_ms: int
+    offenders: list[str] = field(default_factory=list)
+
+    def raise_if_offenders(self, what: str) -> None:
+        raise_if_offenders(self.offenders, what)
+
+
 def normalize_answer(
-    raw: dict[str, Any],
-    schema: SchemaIndex,
-    where: str,
-    offenders: list[str],
-    actor: str,
-    at_ms: int,
-    stage_id: str,
+    raw: dict[str, Any], context: AnswerContext, where: str, stage_id: str
 ) -> dict[str, Any]:
     """Check every annotation's schemaId (or title) against the project's schema.
 
-    Unknown ones are appended to ``offenders``; known ones are completed the way Ango's
+    Unknown ones are added to ``context.offenders``; known ones are completed the way Ango's
     export shows them (objectId, title, classification ``tool``, annotation metadata).
     """
     tools = raw.get("tools", raw.get("objects", []))
@@ -147,27 +158,24 @@ def normalize_answer(
         ("classifications", raw.get("classifications", [])),
         ("relations", raw.get("relations", [])),
     ):
-        if items is None:
-            items = []
-        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-            raise bad_request(f"{where}: {section} must be a list of objects")
-        answer[section] = [
-            _complete_annotation(item, section, schema, where, offenders, actor, at_ms, stage_id)
-            for item in items
-        ]
+        answer[section] = _complete_all(
+            [] if items is None else items, section, context, where, stage_id, f"{section} must"
+        )
     return answer
 
 
+def _complete_all(
+    items: Any, section: str, context: AnswerContext, where: str, stage_id: str, what: str
+) -> list[dict[str, Any]]:
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise bad_request(f"{where}: {what} be a list of objects")
+    return [_complete_annotation(item, section, context, where, stage_id) for item in items]
+
+
 def _complete_annotation(
-    item: dict[str, Any],
-    section: str,
-    schema: SchemaIndex,
-    where: str,
-    offenders: list[str],
-    actor: str,
-    at_ms: int,
-    stage_id: str,
+    item: dict[str, Any], section: str, context: AnswerContext, where: str, stage_id: str
 ) -> dict[str, Any]:
+    schema = context.schema
     known: dict[str, dict[str, Any]] = getattr(schema, section)
     schema_id = item.get("schemaId")
     definition = known.get(schema_id) if isinstance(schema_id, str) else None
@@ -175,7 +183,7 @@ def _complete_annotation(
         definition = schema.titles.get(section, {}).get(item["title"])
     if definition is None:
         label = schema_id if schema_id is not None else f"title {item.get('title')!r}"
-        offenders.append(f"{where} {section[:-1]} schemaId {label}")
+        context.offenders.append(f"{where} {section[:-1]} schemaId {label}")
         return item
     completed = dict(item)
     completed["schemaId"] = definition["schemaId"]
@@ -185,14 +193,12 @@ def _complete_annotation(
         completed.setdefault("tool", definition["tool"])
     if section != "relations":
         nested = item.get("classifications", [])
-        if not isinstance(nested, list) or not all(isinstance(child, dict) for child in nested):
-            raise bad_request(f"{where}: nested classifications must be a list of objects")
-        completed["classifications"] = [
-            _complete_annotation(child, "classifications", schema, where, offenders, actor, at_ms, stage_id)
-            for child in nested
-        ]
+        what = "nested classifications must"
+        completed["classifications"] = _complete_all(
+            nested, "classifications", context, where, stage_id, what
+        )
     completed.setdefault(
-        "metadata", {"createdAt": format_ms(at_ms), "createdBy": actor, "createdIn": stage_id}
+        "metadata", {"createdAt": format_ms(context.at_ms), "createdBy": context.actor, "createdIn": stage_id}
     )
     return completed
 

@@ -22,14 +22,16 @@ from airflow_provider_ango.emulator.common import (
     format_ms,
     parse_iso_ms,
 )
-from airflow_provider_ango.emulator.state import EmulatorState, Project, Stage
-from airflow_provider_ango.emulator.validation import SchemaIndex, normalize_answer, raise_if_offenders
+from airflow_provider_ango.emulator.filters import resolve_batch_ids
+from airflow_provider_ango.emulator.project import Project, Stage
+from airflow_provider_ango.emulator.state import EmulatorState
+from airflow_provider_ango.emulator.validation import AnswerContext, SchemaIndex, normalize_answer
 from airflow_provider_ango.emulator.views import EMPTY_ANSWER, without_metadata
 
 LABELER = "labeler@emulator.ango.local"
 REVIEWER = "reviewer@emulator.ango.local"
 DEFAULT_DURATION_MS = 1000
-ACTIONS = ("submit", "review", "move")
+ACTIONS = ("submit", "review", "move", "assign")
 REVIEW_STATUSES = ("Accepted", "Rejected")
 MAX_IDS_RETURNED = 1000
 
@@ -103,7 +105,7 @@ def _select_rows(
             )
         stages = {stage.index}
     limit = _int_option(body, "limit", None, 1)
-    candidates: Iterable[int] = explicit if explicit is not None else range(len(project))
+    candidates: Iterable[int] = explicit if explicit is not None else list(project.live)
     chosen = []
     for row in candidates:
         if batch_id is not None and batch_id not in project.batch_refs[row]:
@@ -122,7 +124,7 @@ def _select_rows(
 
 
 def act(state: EmulatorState, project: Project, body: Any) -> dict[str, Any]:
-    """POST /_emulator/projects/{id}/act."""
+    """POST /_emulator/projects/{id}/act (``assign`` sets the tasks' ``assignee``)."""
     if not isinstance(body, dict):
         raise bad_request("act body must be a JSON object")
     action = body.get("action")
@@ -145,11 +147,12 @@ def act(state: EmulatorState, project: Project, body: Any) -> dict[str, Any]:
             raise bad_request("answer is only taken by the submit action")
         if not isinstance(body["answer"], dict):
             raise bad_request("answer must be an object with tools, classifications, relations")
-        offenders: list[str] = []
-        answer = normalize_answer(
-            body["answer"], SchemaIndex.of(project.category_schema), "answer", offenders, by, at_ms, "Label"
-        )
-        raise_if_offenders(offenders, "answer names schemaIds that are not in the project's category schema")
+        context = AnswerContext(SchemaIndex.of(project.category_schema), by, at_ms)
+        answer = normalize_answer(body["answer"], context, "answer", "Label")
+        context.raise_if_offenders("answer names schemaIds that are not in the project's category schema")
+    assignee = body.get("assignee")
+    if action == "assign" and (not isinstance(assignee, str) or not assignee):
+        raise bad_request("assign needs assignee, the labeler's email")
     review_status = body.get("reviewStatus")
     if action == "review" and review_status not in REVIEW_STATUSES:
         raise bad_request("reviewStatus must be 'Accepted' or 'Rejected' for a review")
@@ -167,6 +170,8 @@ def act(state: EmulatorState, project: Project, body: Any) -> dict[str, Any]:
             _submit(project, row, answer, at_ms, by, duration)
         elif action == "review":
             _review(project, row, str(review_status), at_ms, by, duration)
+        elif action == "assign":
+            project.extras_of(row).assignee = assignee
         else:
             assert target is not None
             _move(project, row, target, at_ms, by, duration)
@@ -203,12 +208,12 @@ def _submit(
         _append_history(project, row, history_entry(label, stage, duration, at_ms, by, extra.answer))
         if len(judgments) >= project.consensus_count:
             extra.judgments = None
-            project.stage_of[row] = project.next_stage(stage).index
+            project.set_stage(row, project.next_stage(stage), at_ms)
         else:
             extra.judgments = judgments
     else:
         _append_history(project, row, history_entry(stage.name, stage, duration, at_ms, by, extra.answer))
-        project.stage_of[row] = project.next_stage(stage).index
+        project.set_stage(row, project.next_stage(stage), at_ms)
     _touch(project, row, at_ms, by, duration)
 
 
@@ -218,7 +223,7 @@ def _review(project: Project, row: int, status: str, at_ms: int, by: str, durati
     _append_history(project, row, history_entry(stage.name, stage, duration, at_ms, by, extra.answer, status))
     extra.review_status = status
     following = project.next_stage(stage) if status == "Accepted" else project.labeling_stage_before(stage)
-    project.stage_of[row] = following.index
+    project.set_stage(row, following, at_ms)
     _touch(project, row, at_ms, by, duration)
 
 
@@ -227,16 +232,32 @@ def _move(project: Project, row: int, target: Stage, at_ms: int, by: str, durati
     extra = project.extras_of(row)
     _append_history(project, row, history_entry(stage.name, stage, duration, at_ms, by, extra.answer))
     extra.judgments = None
-    project.stage_of[row] = target.index
+    project.set_stage(row, target, at_ms)
     _touch(project, row, at_ms, by, duration)
 
 
-REQUEUE_FILTERS = ("taskIds", "externalIds", "assetIds", "fromStageIds")
+REQUEUE_FILTERS = ("taskIds", "externalIds", "assetIds", "fromStageIds", "batches")
 REQUEUE_OPTIONS = ("removeAnnotations", "removeAssignee", "removeStageHistory")
 
 
-def requeue(state: EmulatorState, project: Project, body: Any) -> int:
-    """POST /v2/project/{id}/requeueTasks."""
+def _requeue_values(project: Project, row: int, key: str) -> set[str]:
+    if key == "taskIds":
+        return {project.task_id(row)}
+    if key == "assetIds":
+        return {project.asset_id(row)}
+    if key == "externalIds":
+        return {project.ext_ids[row]}
+    if key == "fromStageIds":
+        return {project.stage_at(row).id}
+    return set(project.batch_refs[row])
+
+
+def requeue(state: EmulatorState, project: Project, body: Any) -> tuple[int, str]:
+    """POST /v2/project/{id}/requeueTasks; (tasks moved, the stage id they went to).
+
+    Filters combine with AND; ``batches`` (ids) is the REST documentation's addition, and no
+    filter at all requeues every task of the project, as documented.
+    """
     if not isinstance(body, dict):
         raise bad_request("Body must be a JSON object with toStageId, filters, options")
     target = project.find_stage(body.get("toStageId"))
@@ -257,29 +278,27 @@ def requeue(state: EmulatorState, project: Project, body: Any) -> int:
             if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
                 raise bad_request(f"filters.{key} must be a list of strings")
             wanted[key] = set(values)
+    if "batches" in wanted:
+        resolve_batch_ids(project, sorted(wanted["batches"]), "filters.batches")
     for key in REQUEUE_OPTIONS:
         if key in options and not isinstance(options[key], bool):
             raise bad_request(f"options.{key} must be true or false")
     now_ms = state.clock.now_ms()
     count = 0
-    for row in range(len(project)):
-        if "taskIds" in wanted and project.task_id(row) not in wanted["taskIds"]:
-            continue
-        if "assetIds" in wanted and project.asset_id(row) not in wanted["assetIds"]:
-            continue
-        if "externalIds" in wanted and project.ext_ids[row] not in wanted["externalIds"]:
-            continue
-        if "fromStageIds" in wanted and project.stage_at(row).id not in wanted["fromStageIds"]:
+    for row in list(project.live):
+        if any(values.isdisjoint(_requeue_values(project, row, key)) for key, values in wanted.items()):
             continue
         extra = project.extras_of(row)
         if options.get("removeAnnotations"):
             extra.answer = None
+        if options.get("removeAssignee"):
+            extra.assignee = None
         if options.get("removeStageHistory"):
             extra.history = None
         else:
             stage = project.stage_at(row)
             _append_history(project, row, history_entry(stage.name, stage, 0, now_ms, LABELER, extra.answer))
-        project.stage_of[row] = target.index
+        project.set_stage(row, target, now_ms)
         project.updated[row] = now_ms
         count += 1
-    return count
+    return count, target.id

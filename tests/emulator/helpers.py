@@ -29,9 +29,9 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-def data_of(response: httpx.Response) -> Any:
-    """The ``data`` of a success envelope (asserting the envelope on the way)."""
-    assert response.status_code == 200, response.text
+def data_of(response: httpx.Response, status: int = 200) -> Any:
+    """The ``data`` of a success envelope (asserting it and its status, 201 for creates, on the way)."""
+    assert response.status_code == status, response.text
     payload = response.json()
     assert payload["status"] == "success"
     return payload["data"]

@@ -37,7 +37,7 @@ def test_unknown_ids_are_404_and_malformed_ids_400(api: httpx.Client) -> None:
 
 def test_create_get_and_list_projects_with_paging(api: httpx.Client) -> None:
     created = [
-        data_of(api.post("/v2/project", json={"name": f"p{number}", "description": "d"}))["project"]
+        data_of(api.post("/v2/project", json={"name": f"p{number}", "description": "d"}), 201)["project"]
         for number in range(5)
     ]
     project = data_of(api.get(f"/v2/project/{created[0]['_id']}"))["project"]
@@ -54,10 +54,11 @@ def test_create_get_and_list_projects_with_paging(api: httpx.Client) -> None:
     assert all(len(stage["id"]) > 0 for stage in project["stages"])
     assert project["categorySchema"] == {"tools": [], "classifications": [], "relations": []}
     assert project["batches"] == []
-    page = data_of(api.get("/v2/listProjects", params={"page": 2, "limit": 2}))
+    oldest_first = {"sort": "createdAt,_id", "limit": 2}
+    page = data_of(api.get("/v2/listProjects", params={"page": 2, **oldest_first}))
     assert page["total"] == 5
     assert [item["name"] for item in page["projects"]] == ["p2", "p3"]
-    last = data_of(api.get("/v2/listProjects", params={"page": 3, "limit": 2}))
+    last = data_of(api.get("/v2/listProjects", params={"page": 3, **oldest_first}))
     assert [item["name"] for item in last["projects"]] == ["p4"]
     assert "page must be >= 1" in fail_message(api.get("/v2/listProjects", params={"page": 0}), 400)
     assert "limit must be an integer" in fail_message(api.get("/v2/listProjects", params={"limit": "x"}), 400)
@@ -75,7 +76,7 @@ def test_create_project_validates_its_body(api: httpx.Client) -> None:
 
 
 def test_category_schema_is_validated_and_stored(api: httpx.Client) -> None:
-    project_id = data_of(api.post("/v2/project", json={"name": "s"}))["project"]["_id"]
+    project_id = data_of(api.post("/v2/project", json={"name": "s"}), 201)["project"]["_id"]
     stored = data_of(api.post(f"/v2/project/{project_id}", json={"categorySchema": SCHEMA}))["project"]
     assert stored["categorySchema"] == SCHEMA
     bad_tool = {"tools": [{"tool": "laser", "title": "x", "schemaId": "s1"}]}
@@ -99,7 +100,7 @@ def test_category_schema_is_validated_and_stored(api: httpx.Client) -> None:
 
 
 def test_batches_by_name_and_by_full_list(api: httpx.Client) -> None:
-    project_id = data_of(api.post("/v2/project", json={"name": "b"}))["project"]["_id"]
+    project_id = data_of(api.post("/v2/project", json={"name": "b"}), 201)["project"]["_id"]
     first = data_of(api.post(f"/v2/batches/{project_id}", json={"name": "night-1"}))["project"]["batches"]
     assert [batch["name"] for batch in first] == ["night-1"]
     # The SDK's form: the whole list, existing entries keep their ids, new ones get one.
@@ -124,7 +125,7 @@ def test_storages_never_echo_secrets_and_list_bucket_files(ango: AngoEmulator, a
         "privateKey": "s3cr3t",
         "region": "eu-west-1",
     }
-    storage = data_of(api.post("/v2/storages/", json=body))["storage"]
+    storage = data_of(api.post("/v2/storages/", json=body), 201)["storage"]
     assert storage["provider"] == "AWS"
     assert "privateKey" not in storage
     listed = data_of(api.get("/v2/storages"))["storages"]

@@ -24,25 +24,20 @@ def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
     return lines.get(timeout=timeout)
 
 
-def test_command_line_prints_a_ready_line_and_stops_on_sigterm() -> None:
-    secret = "cli-secret-key"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_ango.emulator",
-            "--port",
-            "0",
-            "--api-key",
-            secret,
-            "--url-expiry",
-            "30",
-        ],
+def launch_command_line(*flags: str) -> subprocess.Popen[str]:
+    """``python -m airflow_provider_ango.emulator --port 0 FLAGS``, its output unbuffered."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_ango.emulator", "--port", "0", *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+
+
+def test_command_line_prints_a_ready_line_and_stops_on_sigterm() -> None:
+    secret = "cli-secret-key"
+    process = launch_command_line("--api-key", secret, "--url-expiry", "30")
     try:
         ready = _first_line(process, timeout=60)
         assert ready.startswith("Ango Hub emulator ready at http://127.0.0.1:")

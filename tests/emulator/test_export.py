@@ -184,7 +184,7 @@ def test_stage_batches_and_task_type_filters(
     [
         ({"includeMetadata": "True"}, "includeMetadata must be 'true' or 'false'", 400),
         ({"sendEmail": "1"}, "sendEmail must be 'true' or 'false'", 400),
-        ({"format": "csv"}, "format must be json or ndjson", 400),
+        ({"format": "csv"}, "format must be one of json, ndjson, split", 400),
         ({"type": "label"}, "type must be task or issue", 400),
         ({"stage": '["Done"]'}, "unknown stage 'Done'", 400),
         ({"stage": "Complete"}, "stage is not valid JSON", 400),

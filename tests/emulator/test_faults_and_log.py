@@ -28,7 +28,7 @@ def test_status_fault_answers_with_retry_after_and_applies_nothing(
     assert fail_message(refused, 429) == "Injected fault: HTTP 429"
     assert refused.headers["retry-after"] == "7"
     assert ango.control.counts(project["_id"])["assets"] == 0
-    data_of(api.post(f"/v2/project/{project['_id']}/cloud", json=ONE_ASSET))  # the fault is used up
+    data_of(api.post(f"/v2/project/{project['_id']}/cloud", json=ONE_ASSET), 201)  # the fault is used up
     assert ango.control.counts(project["_id"])["assets"] == 1
     assert ango.control.faults()[0]["remaining"] == 0
 
@@ -38,7 +38,7 @@ def test_status_fault_counts_and_method_filter(ango: AngoEmulator, api: httpx.Cl
     ango.control.add_fault("^/v2/project$", "status", status=500, method="POST")
     assert [api.get("/v2/listProjects").status_code for _ in range(3)] == [503, 503, 200]
     assert api.post("/v2/project", json={"name": "x"}).status_code == 500
-    assert api.post("/v2/project", json={"name": "x"}).status_code == 200
+    assert api.post("/v2/project", json={"name": "x"}).status_code == 201
     ango.control.add_fault("^/v2/", "status", status=502, count=5)
     ango.control.clear_faults()
     assert api.get("/v2/listProjects").status_code == 200
@@ -59,7 +59,7 @@ def test_slow_fault_delays_but_applies_the_request(ango: AngoEmulator, api: http
         lambda: ango.control.counts(project["_id"])["assets"] == 1, timeout=5, what="the slow import"
     )
     assert ango.control.counts(project["_id"])["assets"] == 1
-    assert ango.control.requests(path_pattern="/cloud$")[0]["status"] == 200
+    assert ango.control.requests(path_pattern="/cloud$")[0]["status"] == 201
 
 
 def test_reset_fault_drops_the_connection_and_applies_nothing(ango: AngoEmulator, api: httpx.Client) -> None:
@@ -71,7 +71,7 @@ def test_reset_fault_drops_the_connection_and_applies_nothing(ango: AngoEmulator
     logged = ango.control.requests(path_pattern="/cloud$")
     assert logged[-1]["fault"] == "reset"
     assert logged[-1]["status"] is None
-    data_of(api.post(f"/v2/project/{project['_id']}/cloud", json=ONE_ASSET))  # a new connection works
+    data_of(api.post(f"/v2/project/{project['_id']}/cloud", json=ONE_ASSET), 201)  # a new connection works
 
 
 def test_truncate_fault_applies_then_cuts_the_answer(ango: AngoEmulator, api: httpx.Client) -> None:

@@ -186,7 +186,7 @@ def test_non_idempotent_write_is_retried_when_the_server_provably_refused(
     assert [receipt.item_count for receipt in receipts] == [3]
     assert [entry["status"] for entry in logged(ango, f"/v2/project/{project['_id']}/cloud", "POST")] == [
         status,
-        200,
+        201,  # a cloud import answers 201 Created, as Ango documents
     ]
     assert len(waits) == 1
     if retry_after is not None:
