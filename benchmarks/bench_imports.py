@@ -40,7 +40,7 @@ API_KEY = "bench-key"
 
 def start_emulator() -> tuple[subprocess.Popen[str], str]:
     from airflow_provider_ango.emulator.__main__ import command_line_flags
-    from airflow_provider_ango.testing.ango import FIXTURE_SETTINGS  # transitional, as the tests
+    from airflow_provider_ango.testing.ango import FIXTURE_SETTINGS
 
     process = subprocess.Popen(
         [

@@ -148,7 +148,12 @@ class AssetImporter:
         return result.found
 
     # -- step 3 -----------------------------------------------------------------------
-    def batch_ids(self, names: set[str]) -> dict[str, str]:
+    def batch_refs(self, names: set[str]) -> dict[str, str]:
+        """Each batch ref of the run (names or ids) -> what the import sends for it.
+
+        The batches are resolved (and missing ones created) with one project read; then the import
+        names each by id or by name, as the connection's ``batch_refs`` reading says.
+        """
         settings = self.settings
         wanted = sorted(names | set(settings.batches))
         if not wanted:
@@ -166,7 +171,10 @@ class AssetImporter:
         )
         if missing:
             self.log.info("Created batch(es) %s", ", ".join(map(repr, missing)))
-        return resolved
+        if self.hook.batch_refs == "ids":
+            return resolved
+        names_by_id = {batch.id: batch.name for batch in project.batches}
+        return {ref: names_by_id.get(batch_id, ref) for ref, batch_id in resolved.items()}
 
     # -- step 4 -----------------------------------------------------------------------
     def run(self, lines: ManifestLines) -> ImportCounts:
@@ -177,7 +185,7 @@ class AssetImporter:
             self.counts.skipped_existing = len(present)
             self.log.info("Nothing to import: every valid externalId of the manifest is in the project")
             return self.counts
-        batch_map = self.batch_ids(names)
+        batch_map = self.batch_refs(names)
         query_batches = [batch_map[name] for name in self.settings.batches]
         repeated = ids.repeated
         emitted_repeats: set[int] = set()

@@ -17,9 +17,11 @@
 - ``ango_connection`` (function): points the Airflow connection ``ango_default`` at ``ango``
   through ``AIRFLOW_CONN_ANGO_DEFAULT`` (JSON form) and returns the conn id.
 
-Every fixture emulator uses the API key :data:`ANGO_TEST_API_KEY`. :data:`FIXTURE_SETTINGS` is
-:data:`TRANSITIONAL_FIXTURE_SETTINGS` for now (lenient, see there); ``AngoEmulator()`` and the
-command line default to the strict settings, ``EmulatorSettings()``.
+Every fixture emulator uses the API key :data:`ANGO_TEST_API_KEY`. :data:`FIXTURE_SETTINGS` are the
+strict defaults, as for ``AngoEmulator()`` and the command line. ``ango_connection`` gives the
+client the readings and the rate limit of the emulator it points at (:func:`connection_extra`), so
+the client paces itself within the emulator's window; each test starts with empty windows on both
+sides.
 """
 
 from __future__ import annotations
@@ -31,37 +33,27 @@ from typing import Any
 import pytest
 
 from airflow_provider_ango.emulator import AngoEmulator, EmulatorSettings
+from airflow_provider_ango.hooks.ango.ratelimit import reset_shared_limiters
 
 __all__ = [
     "ANGO_CONN_ID",
     "ANGO_TEST_API_KEY",
     "FIXTURE_SETTINGS",
-    "TRANSITIONAL_FIXTURE_SETTINGS",
     "ango",
     "ango_connection",
     "ango_emulator",
     "ango_emulator_factory",
+    "connection_extra",
 ]
 
 ANGO_CONN_ID = "ango_default"
 ANGO_TEST_API_KEY = "emulator-test-key"
 SETTINGS_MARKER = "ango_settings"
 
-# TRANSITIONAL: the provider's client still asks for 1,000 items a page, sends no sort and has no
-# rate limiter, so the fixtures start the emulator leniently for now: page cap 1000 (clamped), no
-# rate limit, the SDK's answer shapes and batch ids, oldest first when no sort is sent, ties in a
-# stable order. Once the client lives within the documented limits, make the fixtures strict with
-# this one line:
-#     FIXTURE_SETTINGS = EmulatorSettings()
-TRANSITIONAL_FIXTURE_SETTINGS = EmulatorSettings(
-    page_limit=1000,
-    rate_limit="off",
-    answer_shapes="sdk",
-    batch_refs="ids",
-    default_sort="createdAt",
-    tie_order="stable",
-)
-FIXTURE_SETTINGS: EmulatorSettings = TRANSITIONAL_FIXTURE_SETTINGS
+#: The fixtures' emulator: the strict defaults, Ango's documented limits (100 a page, 100 requests a
+#: minute per organization, newest first with ties in no stable order, the REST documentation's
+#: answers and batch names). A test that needs more throughput sets a higher limit explicitly.
+FIXTURE_SETTINGS = EmulatorSettings()
 
 EmulatorFactory = Callable[..., AngoEmulator]
 
@@ -128,12 +120,30 @@ def ango_emulator_factory(_ango_emulators: _Emulators) -> EmulatorFactory:
 def ango(request: pytest.FixtureRequest, ango_emulator_factory: EmulatorFactory) -> Iterator[AngoEmulator]:
     marker = request.node.get_closest_marker(SETTINGS_MARKER)
     emulator = ango_emulator_factory(*marker.args, **marker.kwargs) if marker else ango_emulator_factory()
+    reset_shared_limiters()  # the emulator's window is empty again; so is the client's
     yield emulator
     emulator.control.reset()  # a million-asset project is not kept alive until that emulator's next test
 
 
+def connection_extra(settings: EmulatorSettings) -> dict[str, Any]:
+    """The connection extras that make the client fit an emulator: its batch reading and rate."""
+    extra: dict[str, Any] = {"batch_refs": settings.batch_refs}
+    limit = settings.limiter
+    if limit is None:
+        extra["requests_per_minute"] = 0  # the emulator counts nothing: no pacing
+    else:
+        extra["requests_per_minute"] = limit.requests
+        extra["rate_window_seconds"] = limit.window_seconds
+    return extra
+
+
 @pytest.fixture
 def ango_connection(ango: AngoEmulator, monkeypatch: pytest.MonkeyPatch) -> str:
-    connection = {"conn_type": "ango", "password": ango.api_key, "host": ango.url}
+    connection = {
+        "conn_type": "ango",
+        "password": ango.api_key,
+        "host": ango.url,
+        "extra": connection_extra(ango.settings),
+    }
     monkeypatch.setenv(f"AIRFLOW_CONN_{ANGO_CONN_ID.upper()}", json.dumps(connection))
     return ANGO_CONN_ID

@@ -17,8 +17,8 @@ from airflow_provider_ango.emulator.__main__ import (
 )
 from airflow_provider_ango.testing.ango import (
     FIXTURE_SETTINGS,
-    TRANSITIONAL_FIXTURE_SETTINGS,
     EmulatorFactory,
+    connection_extra,
 )
 from tests.emulator.test_entry_points import _first_line, launch_command_line
 
@@ -62,7 +62,12 @@ def test_every_setting_has_a_flag_and_the_flags_default_to_the_strict_settings()
 
 
 @pytest.mark.parametrize(
-    "settings", [EmulatorSettings(), TRANSITIONAL_FIXTURE_SETTINGS, EmulatorSettings(retry_after=False)]
+    "settings",
+    [
+        EmulatorSettings(),
+        EmulatorSettings(page_limit=1000, rate_limit="off", answer_shapes="sdk", batch_refs="ids"),
+        EmulatorSettings(retry_after=False),
+    ],
 )
 def test_command_line_flags_round_trip(settings: EmulatorSettings) -> None:
     assert _parsed(*command_line_flags(settings)) == settings
@@ -99,10 +104,24 @@ def test_the_command_line_serves_with_the_flags_it_was_given() -> None:
         process.communicate(timeout=30)
 
 
-def test_the_fixtures_are_transitional_until_flipped(ango: AngoEmulator) -> None:
-    assert FIXTURE_SETTINGS is TRANSITIONAL_FIXTURE_SETTINGS
-    assert ango.settings == TRANSITIONAL_FIXTURE_SETTINGS
-    assert TRANSITIONAL_FIXTURE_SETTINGS.page_limit == 1000  # never off, even in transition
+def test_the_fixtures_play_the_documented_limits(ango: AngoEmulator) -> None:
+    assert EmulatorSettings() == FIXTURE_SETTINGS
+    assert ango.settings == EmulatorSettings()
+    assert (ango.settings.page_limit, str(ango.settings.limiter)) == (100, "100/min")
+
+
+@pytest.mark.ango_settings(rate_limit="300/s", batch_refs="ids")
+def test_the_fixture_connection_fits_the_emulator(ango: AngoEmulator, ango_connection: str) -> None:
+    import json
+    import os
+
+    connection = json.loads(os.environ[f"AIRFLOW_CONN_{ango_connection.upper()}"])
+    assert connection["extra"] == connection_extra(ango.settings)
+    assert connection["extra"] == {
+        "batch_refs": "ids",
+        "requests_per_minute": 300,
+        "rate_window_seconds": 1.0,
+    }
 
 
 @pytest.mark.ango_settings(EmulatorSettings(), latency_ms=5)

@@ -190,6 +190,10 @@ def client_options(settings: AngoConnectionSettings, timeout: float) -> dict[str
     return {"base_url": settings.base_url, "headers": headers, "timeout": http_timeout(timeout)}
 
 
+#: A call, or a function building it from the connection's settings (its readings).
+CallArg = ApiCall | Callable[[AngoConnectionSettings], ApiCall]
+
+
 class AngoSession:
     """The hook's connection to Ango Hub: settings, the sync client, the async clients, the transport.
 
@@ -247,18 +251,23 @@ class AngoSession:
             rate_window=settings.rate_window_seconds,
         )
 
-    def call(self, call: ApiCall) -> Any:
-        return self.transport(self.settings).send(self.client, call)
+    def call(self, call: CallArg) -> Any:
+        """Send one call (or the call a builder makes for these settings, e.g. by their reading)."""
+        settings = self.settings
+        built = call(settings) if callable(call) else call
+        return self.transport(settings).send(self.client, built)
 
-    async def acall(self, call: ApiCall) -> Any:
+    async def acall(self, call: CallArg) -> Any:
         if self._async_settings is None:
             # The async lookup: the sync one would block the triggerer's event loop.
             self._async_settings = AngoConnectionSettings.from_connection(await self._aload_connection())
+        settings = self._async_settings
         loop = asyncio.get_running_loop()
         if self._async_client is None or self._async_loop is not loop:
-            self._async_client = httpx.AsyncClient(**client_options(self._async_settings, self.timeout))
+            self._async_client = httpx.AsyncClient(**client_options(settings, self.timeout))
             self._async_loop = loop
-        return await self.transport(self._async_settings).asend(self._async_client, call)
+        built = call(settings) if callable(call) else call
+        return await self.transport(settings).asend(self._async_client, built)
 
     def secrets(self) -> tuple[str, ...]:
         """The values no message may show (the key, once it has been read)."""

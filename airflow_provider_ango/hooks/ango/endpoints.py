@@ -89,10 +89,20 @@ def set_category_schema(project_id: str, category_schema: Mapping[str, Any]) -> 
     )
 
 
-def create_batch(project_id: str, name: str) -> ApiCall:
+def create_batch(
+    project_id: str, name: str, reading: str = "sdk", existing: Sequence[Mapping[str, str]] = ()
+) -> ApiCall:
+    """One new batch. The SDK sends ``{"name"}``; the REST documentation requires ``{"batches": [...]}``
+    and says it "updates batch definitions" (perhaps the whole list), so under ``rest`` the body
+    lists every ``existing`` batch (``_id`` and name) and the new one: right under either semantics."""
+    if reading == "rest":
+        listed = [{"_id": batch["_id"], "name": batch["name"]} for batch in existing]
+        body: dict[str, Any] = {"batches": [*listed, {"name": name}]}
+    else:
+        body = {"name": name}
     # Not idempotent by itself (a second send may add a second batch of that name); the hook
     # re-reads the project's batches before any re-send.
-    return ApiCall("POST", f"/v2/batches/{segment(project_id)}", body={"name": name}, idempotent=False)
+    return ApiCall("POST", f"/v2/batches/{segment(project_id)}", body=body, idempotent=False)
 
 
 # -- assets and tasks -------------------------------------------------------------------
@@ -135,9 +145,11 @@ def get_task_history(task_id: str) -> ApiCall:
 
 
 def import_cloud_assets(
-    project_id: str, assets: list[dict[str, Any]], batch_ids: Sequence[str] | None
+    project_id: str, assets: list[dict[str, Any]], batch_refs: Sequence[str] | None
 ) -> ApiCall:
-    params = {"batches": json_param(list(batch_ids))} if batch_ids else None
+    """A chunk of cloud assets; ``batch_refs`` (ids or names, as the connection's ``batch_refs``
+    reading says: the SDK sends ids, the REST documentation names) join every asset."""
+    params = {"batches": json_param(list(batch_refs))} if batch_refs else None
     body = {"assets": assets, "uploadLocal": None, "priority": 0}
     # A second send imports every asset of the chunk again, as duplicates.
     return ApiCall(
@@ -145,9 +157,26 @@ def import_cloud_assets(
     )
 
 
-def import_labels(project_id: str, items: list[dict[str, Any]]) -> ApiCall:
-    body = {"project": project_id, "jsonContent": items}
+def import_labels(project_id: str, items: list[dict[str, Any]], reading: str = "sdk") -> ApiCall:
+    """Pre-labels in the Ango Import Format (``jsonContent``, the SDK's) or, under ``rest``, as the
+    REST documentation's ``labels`` with the annotations nested in ``answer``."""
+    if reading == "rest":
+        body: dict[str, Any] = {"project": project_id, "labels": [_label(item) for item in items]}
+    else:
+        body = {"project": project_id, "jsonContent": items}
     return ApiCall("POST", "/v2/import/labels", body=body, idempotent=False)
+
+
+_ANSWER_KEYS = ("objects", "tools", "classifications", "relations")
+
+
+def _label(item: Mapping[str, Any]) -> dict[str, Any]:
+    label = {key: value for key, value in item.items() if key not in _ANSWER_KEYS}
+    answer = {key: item[key] for key in _ANSWER_KEYS if key in item}
+    if "tools" in answer and "objects" not in answer:
+        answer["objects"] = answer.pop("tools")  # the REST form names them objects
+    label["answer"] = answer
+    return label
 
 
 def requeue_selection(
@@ -179,12 +208,15 @@ def requeue_tasks(
 
 
 # -- export, storages, metrics ------------------------------------------------------------
-def request_export(project_id: str, options: ExportOptions) -> ApiCall:
-    return ApiCall("GET", "/v2/export", params=export_query(project_id, options))
+def request_export(project_id: str, options: ExportOptions, reading: str = "sdk") -> ApiCall:
+    return ApiCall("GET", "/v2/export", params=export_query(project_id, options, reading))
 
 
-def export_query(project_id: str, options: ExportOptions) -> dict[str, str]:
-    """The query string of the export call, in the order Ango documents it."""
+def export_query(project_id: str, options: ExportOptions, reading: str = "sdk") -> dict[str, str]:
+    """The query string of the export call, in the order Ango documents it.
+
+    ``batches`` is a JSON list for the SDK and comma-separated in the REST documentation.
+    """
     params: dict[str, str] = {
         "project": project_id,
         "format": options.format,
@@ -192,7 +224,8 @@ def export_query(project_id: str, options: ExportOptions) -> dict[str, str]:
         "stage": json_param(options.stages),
     }
     if options.batches is not None:
-        params["batches"] = json_param(options.batches)
+        batches = options.batches
+        params["batches"] = ",".join(batches) if reading == "rest" else json_param(batches)
     if options.task_types is not None:
         params["taskTypes"] = json_param(options.task_types)
     switches = {
@@ -211,8 +244,16 @@ def export_query(project_id: str, options: ExportOptions) -> dict[str, str]:
     return params
 
 
-def list_storages(storage_id: str | None) -> ApiCall:
-    return ApiCall("GET", "/v2/storages", params={"_id": storage_id} if storage_id else None)
+def list_storages(storage_id: str | None, page: int = 1, limit: int = 100) -> ApiCall:
+    # Paged in the REST documentation (10 a page by default), a plain list in the SDK: asking for
+    # pages of 100 reads both.
+    params = _paging(page, limit, STABLE_SORT)
+    if storage_id:
+        params["_id"] = storage_id
+    return ApiCall("GET", "/v2/storages", params=params)
+
+
+_STORAGE_TYPES = {"AWS": "aws", "GCP": "gcs", "AZURE": "azure"}
 
 
 def create_storage(
@@ -223,15 +264,29 @@ def create_storage(
     private_key: str | None,
     region: str | None,
     credentials: str | None,
+    bucket: str | None = None,
+    reading: str = "sdk",
 ) -> ApiCall:
-    body = {
-        "name": name,
-        "provider": provider,
-        "publicKey": public_key,
-        "privateKey": private_key,
-        "region": region,
-        "credentials": credentials,
-    }
+    """A storage integration: the SDK's ``provider/publicKey/privateKey`` body or, under ``rest``, the
+    REST documentation's ``type/bucket/credentials`` (``bucket`` is then required)."""
+    body: dict[str, Any]
+    if reading == "rest":
+        if not bucket:
+            raise ValueError("create_storage needs the bucket (or container) name under api_reading='rest'")
+        keys: Any = credentials
+        if provider == "AWS":
+            keys = {"accessKeyId": public_key, "secretAccessKey": private_key}
+        body = {"name": name, "type": _STORAGE_TYPES[provider], "bucket": bucket, "region": region}
+        body["credentials"] = keys
+    else:
+        body = {
+            "name": name,
+            "provider": provider,
+            "publicKey": public_key,
+            "privateKey": private_key,
+            "region": region,
+            "credentials": credentials,
+        }
     secrets = tuple(value for value in (private_key, credentials) if value)
     return ApiCall(
         "POST",

@@ -96,6 +96,11 @@ class AngoHubHook(BaseHook):
     def user_agent(self) -> str:
         return user_agent()
 
+    @property
+    def batch_refs(self) -> str:
+        """How this connection's cloud imports name batches: ``ids`` or ``names``."""
+        return self.session.settings.batch_refs
+
     def get_conn(self) -> httpx.Client:
         """The sync ``httpx.Client`` (built on first use, released by :meth:`close`)."""
         return self.session.client
@@ -198,23 +203,26 @@ class AngoHubHook(BaseHook):
             raise AngoBatchNotFoundError.of(project, missing, "create_missing=True")
         known = project.batch_ids_by_name()
         for name in missing:
-            known.update(self._create_batch(project_id, name))
+            known.update(self._create_batch(project_id, name, known))
         if any(name not in known for name in missing):
             known = self.get_project(project_id).batch_ids_by_name()
         return {**found, **{name: known[name] for name in missing}}
 
-    def _create_batch(self, project_id: str, name: str) -> dict[str, str]:
+    def _create_batch(self, project_id: str, name: str, known: Mapping[str, str]) -> dict[str, str]:
         """Create one batch; after an ambiguous failure, re-read the batches before creating again."""
+        reading = self.session.settings.api_reading
+        existing = [{"_id": batch_id, "name": batch_name} for batch_name, batch_id in known.items()]
         try:
-            data = self._call(endpoints.create_batch(project_id, name))
+            data = self._call(endpoints.create_batch(project_id, name, reading, existing))
         except AngoAmbiguousWriteError as error:
             log.warning(
                 "Creating batch %r may have failed (%s); re-reading the project's batches", name, error
             )
-            existing = self.get_project(project_id).batch_ids_by_name()
-            if name in existing:
-                return existing
-            data = self._call(endpoints.create_batch(project_id, name))
+            now = self.get_project(project_id).batch_ids_by_name()
+            if name in now:
+                return now
+            existing = [{"_id": batch_id, "name": batch_name} for batch_name, batch_id in now.items()]
+            data = self._call(endpoints.create_batch(project_id, name, reading, existing))
         return endpoints.batches_of_answer(project_id, data)
 
     # -- assets and tasks -----------------------------------------------------------------
@@ -290,8 +298,9 @@ class AngoHubHook(BaseHook):
         return Task.model_validate(endpoints.field_of(data, "task"))
 
     def get_task_history(self, task_id: str) -> Any:
-        """The task's stage history as Ango answers it (shape not documented; passed through)."""
-        return self._call(endpoints.get_task_history(task_id))
+        """The task's stage history: the list, from either the SDK's answer or ``{"taskHistory": [...]}``."""
+        data = self._call(endpoints.get_task_history(task_id))
+        return data["taskHistory"] if isinstance(data, Mapping) and "taskHistory" in data else data
 
     def requeue_tasks(
         self,
@@ -356,7 +365,8 @@ class AngoHubHook(BaseHook):
     ) -> Iterator[ImportChunkReceipt]:
         """Import pre-labels (Ango Import Format, one item per externalId) ``chunk_size`` per POST."""
         for index, payload in enumerate(endpoints.import_payloads(items, chunk_size, "label item")):
-            yield endpoints.receipt(index, payload, self._call(endpoints.import_labels(project_id, payload)))
+            data = self._call(endpoints.import_labels(project_id, payload, self.session.settings.api_reading))
+            yield endpoints.receipt(index, payload, data)
 
     def import_labels(
         self, project_id: str, items: Iterable[ImportItem], chunk_size: int = 500
@@ -367,9 +377,9 @@ class AngoHubHook(BaseHook):
     # -- export -----------------------------------------------------------------------------
     def request_export(self, project_id: str, options: ExportOptions | None = None) -> SignedUrl:
         """Ask Ango for an export; returns the zip's signed URL (its ``str``/``repr`` hide the signature)."""
-        return endpoints.signed_url(
-            self._call(endpoints.request_export(project_id, options or ExportOptions()))
-        )
+        reading = self.session.settings.api_reading
+        data = self._call(endpoints.request_export(project_id, options or ExportOptions(), reading))
+        return endpoints.signed_url(data)
 
     @contextmanager
     def open_export_stream(
@@ -393,8 +403,13 @@ class AngoHubHook(BaseHook):
 
     # -- storages and metrics -------------------------------------------------------------
     def list_storages(self, storage_id: str | None = None) -> list[Storage]:
-        data = self._call(endpoints.list_storages(storage_id))
-        return [Storage.model_validate(item) for item in endpoints.field_of(data, "storages") or []]
+        """The organization's storage integrations (every page), or the one with ``storage_id``."""
+
+        def fetch(page: int, limit: int) -> Page[Storage]:
+            data = self._call(endpoints.list_storages(storage_id, page, limit))
+            return endpoints.parse_page(data, "storages", Storage, page, limit)
+
+        return list(self._iterate(fetch, 100))
 
     def create_storage(
         self,
@@ -405,10 +420,17 @@ class AngoHubHook(BaseHook):
         private_key: str | None = None,
         region: str | None = None,
         credentials: str | None = None,
+        bucket: str | None = None,
     ) -> Storage:
-        """Register a bucket integration; the private key and credentials are kept out of errors."""
-        keys = {"public_key": public_key, "private_key": private_key, "region": region}
-        data = self._call(endpoints.create_storage(name, provider, credentials=credentials, **keys))
+        """Register a bucket integration; the private key and credentials are kept out of errors.
+
+        ``bucket`` (the bucket or container name) is required by the REST documentation's form.
+        """
+        keys = {"public_key": public_key, "private_key": private_key, "region": region, "bucket": bucket}
+        reading = self.session.settings.api_reading
+        data = self._call(
+            endpoints.create_storage(name, provider, credentials=credentials, reading=reading, **keys)
+        )
         storage = data.get("storage", data) if isinstance(data, Mapping) else data
         return Storage.model_validate(storage)
 
@@ -479,7 +501,10 @@ class AngoHubHook(BaseHook):
         return endpoints.total_of(await self.aget_tasks_page(project_id, 1, 1, task_filter))
 
     async def arequest_export(self, project_id: str, options: ExportOptions | None = None) -> SignedUrl:
-        data = await self._acall(endpoints.request_export(project_id, options or ExportOptions()))
+        chosen = options or ExportOptions()
+        data = await self._acall(
+            lambda settings: endpoints.request_export(project_id, chosen, settings.api_reading)
+        )
         return endpoints.signed_url(data)
 
 
