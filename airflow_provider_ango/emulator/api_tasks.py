@@ -1,8 +1,9 @@
 """Assets and tasks: listings, one task, its history, requeue, and the soft delete of assets.
 
 The task listing reads the SDK's ``filter=<JSON>`` and the REST documentation's ``filters=<JSON>``
-(one of them, not both), and folds in the top-level ``status`` (also the SDK's ``status[eq]``),
-``stage`` (a stage id or name), ``assignee`` and ``batches`` where the filter does not set them:
+(either, or both when they say the same), and folds in the top-level ``status`` (also the SDK's
+``status[eq]``), ``stage`` (a stage id or name), ``assignee`` and ``batches`` where the filter does
+not set them:
 ``batches`` as a JSON list holds batch ids (the SDK's deprecated form), otherwise it is the REST
 form, comma-separated batch *names*; either way a task in any of them matches.
 """
@@ -46,11 +47,16 @@ def _loose_bool(request: Request, name: str) -> bool:
 
 def _json_object_param(request: Request, *names: str) -> dict[str, Any]:
     given = [name for name in names if request.param(name) is not None]
-    if len(given) > 1:
-        raise bad_request(f"Give one of the query parameters {' or '.join(names)}, not both")
     if not given:
         return {}
-    value = request.json_param(given[0])
+    # A server of either reading reads its own name and ignores the other, so a client may send
+    # both; here they must then say the same thing, or the request is ambiguous.
+    values = [request.json_param(name) for name in given]
+    if any(value != values[0] for value in values[1:]):
+        raise bad_request(
+            f"The query parameters {' and '.join(given)} disagree; send one, or the same JSON in both"
+        )
+    value = values[0]
     if not isinstance(value, dict):
         raise bad_request(f"Query parameter {given[0]} must be a JSON object")
     return value

@@ -33,7 +33,6 @@ from typing import Any
 import pytest
 
 from airflow_provider_ango.emulator import AngoEmulator, EmulatorSettings
-from airflow_provider_ango.hooks.ango.ratelimit import reset_shared_limiters
 
 __all__ = [
     "ANGO_CONN_ID",
@@ -120,6 +119,8 @@ def ango_emulator_factory(_ango_emulators: _Emulators) -> EmulatorFactory:
 def ango(request: pytest.FixtureRequest, ango_emulator_factory: EmulatorFactory) -> Iterator[AngoEmulator]:
     marker = request.node.get_closest_marker(SETTINGS_MARKER)
     emulator = ango_emulator_factory(*marker.args, **marker.kwargs) if marker else ango_emulator_factory()
+    from airflow_provider_ango.hooks.ango.ratelimit import reset_shared_limiters  # imports Airflow
+
     reset_shared_limiters()  # the emulator's window is empty again; so is the client's
     yield emulator
     emulator.control.reset()  # a million-asset project is not kept alive until that emulator's next test

@@ -145,6 +145,7 @@ def test_storages_never_echo_secrets_and_list_bucket_files(ango: AngoEmulator, a
     assert data_of(api.get("/v2/storages"))["storages"] == []
 
 
+@pytest.mark.ango_settings(answer_shapes="sdk")  # the SDK's answers (the REST ones: test_readings_tasks)
 def test_get_task_history_metrics_and_requeue(ango: AngoEmulator, api: httpx.Client) -> None:
     project = ango.control.seed_project(name="t", category_schema=SCHEMA, assets=3)
     tasks = data_of(api.get(f"/v2/project/{project['_id']}/tasks"))["tasks"]

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from airflow_provider_ango.emulator import AngoEmulator
+from airflow_provider_ango.testing.ango import connection_extra
 
 
 def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
@@ -86,7 +87,12 @@ def test_context_manager_on_localhost_with_its_own_key() -> None:
 def test_ango_connection_points_airflow_at_the_emulator(ango: AngoEmulator, ango_connection: str) -> None:
     assert ango_connection == "ango_default"
     connection = json.loads(os.environ["AIRFLOW_CONN_ANGO_DEFAULT"])
-    assert connection == {"conn_type": "ango", "password": ango.api_key, "host": ango.url}
+    assert connection == {
+        "conn_type": "ango",
+        "password": ango.api_key,
+        "host": ango.url,
+        "extra": connection_extra(ango.settings),  # the client fits the emulator's reading and rate
+    }
     ango.control.seed_project(name="left behind")
 
 

@@ -12,6 +12,13 @@ import pytest
 from airflow_provider_ango.emulator import AngoEmulator
 from tests.emulator.helpers import SCHEMA, data_of, fail_message
 
+# These tests cover the SDK's reading (batch ids, the SDK's answer shapes) and read listings in the
+# order items were made; the REST documentation's reading and the default order (newest first, ties
+# shuffled) are covered in test_readings_imports.py, test_readings_tasks.py and test_limits.py.
+pytestmark = pytest.mark.ango_settings(
+    answer_shapes="sdk", batch_refs="ids", default_sort="createdAt", tie_order="stable"
+)
+
 
 def _seed(ango: AngoEmulator, **extra: Any) -> dict[str, Any]:
     return ango.control.seed_project(name="imports", category_schema=SCHEMA, batches=["b1", "b2"], **extra)

@@ -13,6 +13,14 @@ from tests.emulator.helpers import SCHEMA, data_of
 RADIO = "6421df1fa34ac13204ea157"
 
 
+# These tests cover the SDK's reading (batch ids, the SDK's answer shapes) and read listings in the
+# order items were made; the REST documentation's reading and the default order (newest first, ties
+# shuffled) are covered in test_readings_imports.py, test_readings_tasks.py and test_limits.py.
+pytestmark = pytest.mark.ango_settings(
+    answer_shapes="sdk", batch_refs="ids", default_sort="createdAt", tie_order="stable"
+)
+
+
 def _task(api: httpx.Client, task_id: str) -> dict[str, Any]:
     return dict(data_of(api.get(f"/v2/task/{task_id}", params={"includeAnswer": "true"}))["task"])
 

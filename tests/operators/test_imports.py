@@ -155,8 +155,8 @@ def test_a_task_killed_mid_import_then_retried_leaves_each_external_id_once(
 def test_an_ambiguous_post_is_rechecked_within_the_task(
     s3_store: Store, ango: AngoEmulator, ango_connection: str, fault: dict[str, Any], applied: bool
 ) -> None:
-    # 6,000 assets already: 6 listing pages, so re-checking 5 ids one by one is the cheaper way.
-    project = ango.control.seed_project(name="big", synthetic_assets={"count": 6000})
+    # 600 assets already: 6 listing pages of 100, so re-checking 5 ids one by one is the cheaper way.
+    project = ango.control.seed_project(name="big", synthetic_assets={"count": 600})
     for number in range(12):
         s3_store.put(f"{number:02d}.png")
     built = build(s3_store, "run", *s3_store.interval_around_all())
@@ -164,7 +164,7 @@ def test_an_ambiguous_post_is_rechecked_within_the_task(
     since = last_seq(ango)
     result = import_assets(s3_store, project["_id"], built, chunk_size=5)
     assert result["submitted"] == 12
-    assert_each_once(ango, project["_id"], 6000 + 12)
+    assert_each_once(ango, project["_id"], 600 + 12)
     posts = ango.control.requests(path_pattern="/cloud$", since=since)
     lookups = ango.control.requests(path_pattern="/assets$", since=since)
     # 3 chunks; the first one is sent again only when the failed POST was not applied.

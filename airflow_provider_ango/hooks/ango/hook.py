@@ -298,9 +298,13 @@ class AngoHubHook(BaseHook):
         return Task.model_validate(endpoints.field_of(data, "task"))
 
     def get_task_history(self, task_id: str) -> Any:
-        """The task's stage history: the list, from either the SDK's answer or ``{"taskHistory": [...]}``."""
+        """The task's stage history as a list, from the SDK's ``{"stageHistory": [...]}`` answer or the
+        REST documentation's ``{"taskHistory": [...]}`` (anything else is passed through)."""
         data = self._call(endpoints.get_task_history(task_id))
-        return data["taskHistory"] if isinstance(data, Mapping) and "taskHistory" in data else data
+        for key in ("taskHistory", "stageHistory"):
+            if isinstance(data, Mapping) and isinstance(data.get(key), list):
+                return data[key]
+        return data
 
     def requeue_tasks(
         self,

@@ -19,8 +19,8 @@ import orjson
 import pytest
 
 from airflow_provider_ango.emulator import AngoEmulator
+from airflow_provider_ango.exceptions import AngoExportFormatError
 from airflow_provider_ango.exports import records
-from airflow_provider_ango.exports.errors import AngoExportFormatError
 from airflow_provider_ango.exports.records import (
     FAST_DEPTH,
     ScanPatterns,
