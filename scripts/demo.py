@@ -232,15 +232,20 @@ def demo(stack: ExitStack, console: Console, log_path: Path, started: float) -> 
     stack.callback(stop_process, migrate)
 
     from airflow_provider_ango.emulator import AngoEmulator
-    from airflow_provider_ango.testing.ango import FIXTURE_SETTINGS
+    from airflow_provider_ango.testing.ango import FIXTURE_SETTINGS, connection_extra
 
-    # The same emulator settings as the test fixtures (transitional until the client meets the limits).
+    # Ango Hub's documented limits (100 a page, 100 requests a minute), as in the tests.
     ango = stack.enter_context(AngoEmulator(api_key=secrets.token_urlsafe(24), settings=FIXTURE_SETTINGS))
     s3 = stack.enter_context(run_moto())
     os.environ.update(s3.env)
     os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = s3.connection_json()
     os.environ["AIRFLOW_CONN_ANGO_DEFAULT"] = json.dumps(
-        {"conn_type": "ango", "host": ango.url, "password": ango.api_key}
+        {
+            "conn_type": "ango",
+            "host": ango.url,
+            "password": ango.api_key,
+            "extra": connection_extra(ango.settings),
+        }
     )
     console.say(f"  Ango Hub emulator {ango.url}, S3 emulator (moto) {s3.endpoint}")
     images = sample_images()
