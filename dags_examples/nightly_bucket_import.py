@@ -95,7 +95,8 @@ with DAG(
         timeout=timedelta(hours=2).total_seconds(),
     )
 
-    @task
+    # One XCom holding the dict: with a dict return annotation Airflow would push every key too.
+    @task(multiple_outputs=False)
     def report(manifest: dict[str, Any], imported: dict[str, Any], tasks: dict[str, Any]) -> dict[str, Any]:
         """One line and one small XCom for the night: what was listed, imported and is ready."""
         counts = manifest["counts"]

@@ -94,7 +94,8 @@ with DAG(
     tags=["ango", "lake", "example"],
 ) as report_dag:
 
-    @task(inlets=[LAKE_EXPORTS])
+    # One XCom holding the dict: with a dict return annotation Airflow would push every key too.
+    @task(inlets=[LAKE_EXPORTS], multiple_outputs=False)
     def describe_latest_partition(*, inlet_events: Any = None) -> dict[str, Any]:
         """The newest partition of the Asset: complete (``_SUCCESS``), with its counts from the event."""
         from airflow_provider_ango.hooks.bucket import BucketHook
