@@ -189,7 +189,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterat
             client.close()
         if deployment is not None:
             sessions |= deployment.sessions()
-            deployment.stop_all()
+            killed = deployment.stop_all()
+            if killed:  # still there after a SIGTERM and a grace period
+                print(f"killed after the grace period: {killed}")
         emulator.stop()
         # Everything started here is gone, whatever happened above: nothing left in any session.
         left = processes_in_sessions(sessions)

@@ -101,7 +101,9 @@ def reader_run_of(stack: Stack, export_run_id: str) -> dict[str, Any]:
     """The reader DAG's run that the export run's Asset event started."""
 
     def started() -> dict[str, Any] | None:
-        for run in stack.api.dag_runs(READER):
+        # Only runs that have started: Airflow 3.3.2 answers 500 for the events of a run not
+        # started yet (its serializer requires the run's start_date).
+        for run in (run for run in stack.api.dag_runs(READER) if run["start_date"]):
             events = stack.api.call("GET", f"/dags/{READER}/dagRuns/{run['dag_run_id']}/upstreamAssetEvents")
             if any(event["source_run_id"] == export_run_id for event in events["asset_events"]):
                 return run
