@@ -2,8 +2,9 @@
 
 :class:`AirflowDeployment` runs ``airflow api-server``, ``scheduler``, ``dag-processor`` and
 ``triggerer`` as separate processes (LocalExecutor) sharing one environment, each in its own
-session, and stops them all, with every child they forked; :class:`AirflowRestClient`
-(:mod:`airflow_provider_ango.testing.rest`) drives it through ``/api/v2``. All on 127.0.0.1.
+session, and stops them all with every child they forked;
+:class:`~airflow_provider_ango.testing.airflow_api.AirflowRestClient` drives it through
+``/api/v2``. Everything listens on 127.0.0.1 only.
 
 Imports no Airflow: the components are child processes, and the caller's own Airflow (if any)
 stays as it is.
@@ -22,9 +23,8 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TypeVar
 
 from airflow_provider_ango.testing.servers import LOOPBACK, free_port
 
@@ -121,14 +121,15 @@ def deployment_env(
     return env
 
 
-def _session_of(pid: int) -> int | None:
-    """The session id of a process, from /proc (None once it is gone)."""
+def _state_and_session(pid: int) -> tuple[str, int] | None:
+    """A process's state letter and session id, from /proc (None once it is gone)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    # Fields after the command name, which is in parentheses and may hold spaces.
-    return int(stat[stat.rindex(")") + 2 :].split()[3])
+    # The fields after the command name, which is in parentheses and may hold spaces.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return fields[0], int(fields[3])
 
 
 def _command_line(pid: int) -> str:
@@ -139,18 +140,18 @@ def _command_line(pid: int) -> str:
 
 
 def _all_pids() -> Iterable[int]:
-    return (int(name) for name in os.listdir("/proc") if name.isdigit())
+    return (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
 
 
 def processes_in_sessions(sessions: set[int]) -> dict[int, str]:
     """Live processes (pid -> command line) in any of these sessions: what a component forked,
-    including task runners that moved to their own process group."""
+    task runners included (they move to process groups of their own, not to other sessions).
+    Zombies are gone already: only their parent's reaping is left."""
     found = {}
     for pid in _all_pids():
-        if _session_of(pid) in sessions and Path(f"/proc/{pid}/stat").exists():
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-            if state != "Z":  # a zombie is gone already, waiting for its parent to reap it
-                found[pid] = _command_line(pid)
+        stat = _state_and_session(pid)
+        if stat is not None and stat[1] in sessions and stat[0] != "Z":
+            found[pid] = _command_line(pid)
     return found
 
 
@@ -210,19 +211,15 @@ class Component:
         session = self.process.pid
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                pass
         deadline = time.monotonic() + grace
         while processes_in_sessions({session}) and time.monotonic() < deadline:
             time.sleep(0.2)  # children still exiting after their parent; bounded by the deadline
         killed = processes_in_sessions({session})
         for pid in killed:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=30)
@@ -301,10 +298,8 @@ class AirflowDeployment:
         """Fail naming any component that exited on its own, with the end of its output."""
         for component in self.components.values():
             if not component.running():
-                raise DeploymentError(
-                    f"{component.name} exited ({component.process.returncode if component.process else '?'}):\n"
-                    f"{component.log_text()[-3000:]}"
-                )
+                code = component.process.returncode if component.process else None
+                raise DeploymentError(f"{component.name} exited ({code}):\n{component.log_text()[-3000:]}")
 
     def sessions(self) -> set[int]:
         return {c.pid for c in [*self.components.values(), *self.retired] if c.process is not None}
@@ -323,143 +318,3 @@ class AirflowDeployment:
         return "".join(
             c.log_text() for c in [*self.retired, *self.components.values()] if c.name.startswith(name)
         )
-
-
-class AirflowRestClient:
-    """The deployment's public REST API (``/api/v2``), with a token from the SimpleAuthManager.
-
-    With ``[core] simple_auth_manager_all_admins`` on, ``GET /auth/token`` hands out an admin
-    token without credentials (development only, as that setting is).
-    """
-
-    def __init__(self, base_url: str, timeout: float = 60.0) -> None:
-        import httpx
-
-        self.base_url = base_url.rstrip("/")
-        token = httpx.get(f"{self.base_url}/auth/token", timeout=timeout)
-        token.raise_for_status()
-        self._client = httpx.Client(
-            base_url=f"{self.base_url}/api/v2",
-            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
-            timeout=timeout,
-        )
-
-    def close(self) -> None:
-        self._client.close()
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._client.request(method, path, **kwargs)
-        if response.status_code >= 400:
-            raise DeploymentError(
-                f"{method} /api/v2{path}: HTTP {response.status_code}: {response.text[:2000]}"
-            )
-        return response.json() if response.content else None
-
-    def set_paused(self, dag_id: str, paused: bool) -> dict[str, Any]:
-        result: dict[str, Any] = self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
-        return result
-
-    def trigger(
-        self,
-        dag_id: str,
-        *,
-        conf: Mapping[str, Any] | None = None,
-        logical_date: datetime | None = None,
-        data_interval: tuple[datetime, datetime] | None = None,
-    ) -> dict[str, Any]:
-        """A manual run. Airflow 3.3 uses ``data_interval`` only together with a ``logical_date``
-        (without one, the timetable infers the interval from the logical date)."""
-        body: dict[str, Any] = {"conf": dict(conf or {}), "logical_date": _iso(logical_date)}
-        if data_interval is not None:
-            body["data_interval_start"], body["data_interval_end"] = map(_iso, data_interval)
-        result: dict[str, Any] = self.call("POST", f"/dags/{dag_id}/dagRuns", json=body)
-        return result
-
-    def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
-        return result
-
-    def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
-        runs: list[dict[str, Any]] = self.call("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})[
-            "dag_runs"
-        ]
-        return runs
-
-    def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
-        found = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
-        return {ti["task_id"]: ti for ti in found["task_instances"]}
-
-    def task_tries(self, dag_id: str, run_id: str, task_id: str) -> list[dict[str, Any]]:
-        """Every try of a task instance, oldest first (earlier tries from the history, then the current)."""
-        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/tries"
-        tries: list[dict[str, Any]] = self.call("GET", path)["task_instances"]
-        return sorted(tries, key=lambda ti: ti["try_number"])
-
-    def xcom_keys(self, dag_id: str, run_id: str, task_id: str) -> list[str]:
-        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries"
-        return [entry["key"] for entry in self.call("GET", path)["xcom_entries"]]
-
-    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
-        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
-        return self.call("GET", path)["value"]
-
-    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
-        """A try's log as text, one line per structured event (its message and fields)."""
-        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
-        events = self.call(
-            "GET", path, params={"full_content": "true"}, headers={"Accept": "application/json"}
-        )
-        return "\n".join(
-            " ".join(f"{k}={v}" for k, v in event.items()) if isinstance(event, dict) else str(event)
-            for event in events["content"]
-        )
-
-    def wait_for_run(
-        self, dag_id: str, run_id: str, state: str = "success", timeout: float = 180
-    ) -> dict[str, Any]:
-        """Poll the run until it is in ``state``; a run that ends otherwise fails at once, with the
-        state of each task and the log of any that failed."""
-
-        def ended() -> dict[str, Any] | None:
-            run = self.dag_run(dag_id, run_id)
-            if run["state"] == state:
-                return run
-            if run["state"] in ("success", "failed"):
-                raise DeploymentError(
-                    f"{dag_id} {run_id} ended {run['state']}:\n{self.describe(dag_id, run_id)}"
-                )
-            return None
-
-        try:
-            return poll(ended, timeout=timeout, what=f"{dag_id} {run_id} to be {state}", interval=0.5)
-        except DeploymentError as error:
-            if "timed out" in str(error):
-                raise DeploymentError(f"{error}\n{self.describe(dag_id, run_id)}") from None
-            raise
-
-    def wait_for_task(
-        self, dag_id: str, run_id: str, task_id: str, states: Iterable[str], timeout: float = 120
-    ) -> dict[str, Any]:
-        wanted = set(states)
-
-        def reached() -> dict[str, Any] | None:
-            ti = self.task_instances(dag_id, run_id).get(task_id)
-            return ti if ti is not None and ti["state"] in wanted else None
-
-        return poll(
-            reached, timeout=timeout, what=f"{dag_id}.{task_id} in {run_id} to be {'/'.join(sorted(wanted))}"
-        )
-
-    def describe(self, dag_id: str, run_id: str) -> str:
-        """Each task's state and try; the end of the log of those that failed or are retrying."""
-        lines = []
-        for task_id, ti in sorted(self.task_instances(dag_id, run_id).items()):
-            lines.append(f"  {task_id}: {ti['state']} (try {ti['try_number']})")
-            if ti["state"] in ("failed", "up_for_retry", "upstream_failed") and ti["try_number"]:
-                with contextlib.suppress(DeploymentError):
-                    lines.append(self.task_log(dag_id, run_id, task_id, ti["try_number"])[-3000:])
-        return "\n".join(lines)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()

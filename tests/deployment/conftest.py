@@ -23,10 +23,10 @@ import httpx
 import pytest
 
 from airflow_provider_ango.emulator.control import EmulatorControl
+from airflow_provider_ango.testing.airflow_api import AirflowRestClient
 from airflow_provider_ango.testing.deployment import (
     COMPONENTS,
     AirflowDeployment,
-    AirflowRestClient,
     Component,
     DeploymentError,
     deployment_env,

@@ -15,7 +15,8 @@ from urllib.parse import parse_qs
 import httpx
 
 from airflow_provider_ango.emulator.control import EmulatorControl
-from airflow_provider_ango.testing.deployment import AirflowDeployment, AirflowRestClient, Component, poll
+from airflow_provider_ango.testing.airflow_api import AirflowRestClient
+from airflow_provider_ango.testing.deployment import AirflowDeployment, Component, poll
 
 BUCKETS = ("ango-raw", "ango-staging", "ango-lake", "ango-predictions")  # as in docker/compose.yaml
 NIGHTLY = "ango_nightly_bucket_import"

@@ -93,7 +93,26 @@ def test_nightly_import_makes_each_file_of_the_window_an_asset_once(stack: Stack
         "skipped_existing": 0,
         "tasks_found": 6,
     }
-    stack.assert_no_secrets([(NIGHTLY, run_id), (NIGHTLY, scheduled["dag_run_id"])])
+
+    # The Airflow CLI's trigger takes no interval: whatever its logical date, the run covers the last
+    # whole day before now (the README says so), so it finds none of today's files.
+    cli_conf = json.dumps({"project_id": project, "settle_minutes": 0})
+    logical = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    printed = stack.deployment.airflow(
+        "dags", "trigger", NIGHTLY, "-l", logical, "-c", cli_conf, "-o", "json"
+    )
+    [cli_run] = json.loads(next(line for line in printed.stdout.splitlines() if line.startswith("[")))
+    cli = stack.api.wait_for_run(NIGHTLY, cli_run["dag_run_id"])
+    midnight = day_start(parse_time(cli["run_after"]))
+    assert (parse_time(cli["data_interval_start"]), parse_time(cli["data_interval_end"])) == (
+        midnight - timedelta(days=1),
+        midnight,
+    )
+    assert stack.single_xcom(NIGHTLY, cli["dag_run_id"], "report")["items"] == 0
+    assert stack.control.counts(project)["assets"] == len(images)
+    stack.assert_no_secrets(
+        [(NIGHTLY, run_id), (NIGHTLY, scheduled["dag_run_id"]), (NIGHTLY, cli["dag_run_id"])]
+    )
 
 
 # -- job 2 ------------------------------------------------------------------------------------
@@ -206,7 +225,9 @@ def wait_deferred_and_counting(stack: Stack, run_id: str, project: str) -> dict[
 
 def trigger_log(stack: Stack, run_id: str, triggerer_job_id: int) -> str:
     """What one triggerer wrote of the wait's trigger: its own file beside the task's log."""
-    folder = stack.deployment.home / "logs" / f"dag_id={PRELABEL}" / f"run_id={run_id}" / "task_id=wait_for_stage"
+    folder = (
+        stack.deployment.home / "logs" / f"dag_id={PRELABEL}" / f"run_id={run_id}" / "task_id=wait_for_stage"
+    )
     path = folder / f"attempt=1.log.trigger.{triggerer_job_id}.log"
     return path.read_text() if path.exists() else ""
 
