@@ -149,8 +149,9 @@ def test_scheduled_export_lands_a_partition_and_its_asset_event_starts_the_reade
     stack.api.wait_for_run(EXPORT, scheduled["dag_run_id"])
     # Unpausing exported the previous day of the default project: an empty, complete partition.
     empty = stack.api.xcom(EXPORT, scheduled["dag_run_id"], "land_export")
-    assert empty["records"] == 0
-    assert stack.objects("ango-lake", empty["destination_uri"].removeprefix("s3://ango-lake/"))
+    assert (empty["records"], empty["files"]) == (0, 0)
+    empty_files = stack.objects("ango-lake", empty["destination_uri"].removeprefix("s3://ango-lake/"))
+    assert {obj["Key"].rsplit("/", 1)[1] for obj in empty_files} == {"_manifest.json", "_SUCCESS"}
     empty_reader = reader_run_of(stack, scheduled["dag_run_id"])
     stack.api.wait_for_run(READER, empty_reader["dag_run_id"])
 
@@ -223,13 +224,18 @@ def wait_deferred_and_counting(stack: Stack, run_id: str, project: str) -> dict[
     return deferred
 
 
-def trigger_log(stack: Stack, run_id: str, triggerer_job_id: int) -> str:
-    """What one triggerer wrote of the wait's trigger: its own file beside the task's log."""
+def wait_for_trigger_log(stack: Stack, run_id: str, triggerer_job_id: int, text: str) -> None:
+    """Until one triggerer has written ``text`` in its log of the wait's trigger (a file of its
+    own beside the task's log, named after the triggerer's job)."""
     folder = (
         stack.deployment.home / "logs" / f"dag_id={PRELABEL}" / f"run_id={run_id}" / "task_id=wait_for_stage"
     )
     path = folder / f"attempt=1.log.trigger.{triggerer_job_id}.log"
-    return path.read_text() if path.exists() else ""
+    poll(
+        lambda: path.exists() and text in path.read_text(),
+        timeout=30,
+        what=f"{text!r} in the log of triggerer job {triggerer_job_id}",
+    )
 
 
 def label_batch(stack: Stack, project: str) -> None:
@@ -252,8 +258,10 @@ def check_landed_batch(stack: Stack, project: str, run_id: str) -> None:
     assert {record["task"]["tools"][0]["classifications"][0]["answer"] for record in records} == {"truck"}
     report = stack.single_xcom(PRELABEL, run_id, "report")
     assert (report["prelabels"], report["records"], report["destination_uri"]) == (3, 3, partition)
+    # Through the API, the try's log holds the worker's part and, in between, the triggerer's.
     log = stack.api.task_log(PRELABEL, run_id, "wait_for_stage", 1)
     assert "Deferring: the triggerer counts again" in log
+    assert "3 task(s) [Complete=3]; done" in log
     assert "Wait over" in log
 
 
@@ -262,9 +270,8 @@ def test_prelabel_waits_deferred_in_the_triggerer_then_lands_the_labeled_batch(s
     stack.unpause(PRELABEL)
     run_id = stack.api.trigger(PRELABEL, conf=conf)["dag_run_id"]
     deferred = wait_deferred_and_counting(stack, run_id, project)
-    logged = trigger_log(stack, run_id, deferred["triggerer_job"]["id"])
-    assert "starting" in logged
-    assert "3 task(s) not yet at Complete" in logged  # the triggerer's own count of the batch
+    # The triggerer's own count of the batch, in its log.
+    wait_for_trigger_log(stack, run_id, deferred["triggerer_job"]["id"], "3 task(s) not yet at Complete")
 
     label_batch(stack, project)
     stack.api.wait_for_run(PRELABEL, run_id)
@@ -285,7 +292,7 @@ def test_a_restarted_triggerer_takes_over_the_deferred_wait(stack: Stack) -> Non
     restarted = stack.deployment.start("triggerer")
     second = wait_deferred_and_counting(stack, run_id, project)
     assert second["triggerer_job"]["id"] != first["triggerer_job"]["id"]
-    assert "3 task(s) not yet at Complete" in trigger_log(stack, run_id, second["triggerer_job"]["id"])
+    wait_for_trigger_log(stack, run_id, second["triggerer_job"]["id"], "3 task(s) not yet at Complete")
     assert restarted.running()
 
     label_batch(stack, project)
@@ -358,5 +365,4 @@ def test_an_import_killed_with_sigkill_is_retried_by_airflow_without_duplicates(
         2500,
         {},
     )
-    stack.control.clear_faults()
     stack.assert_no_secrets([(NIGHTLY, run_id)])
