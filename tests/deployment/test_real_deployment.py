@@ -78,6 +78,10 @@ def test_nightly_import_makes_each_file_of_the_window_an_asset_once(stack: Stack
     day = start.date().isoformat()
     assert counts["batches"] == {f"nightly-{day}": 6, "cam-1": 3, "cam-2": 3}
 
+    # What the secret check reads as rendered templates is rendered (the key itself may change).
+    rendered = stack.api.task_instances(NIGHTLY, run_id)["build_manifest"]["rendered_fields"]
+    assert rendered["manifest_uri"].startswith(f"s3://ango-staging/imports/{NIGHTLY}/")
+    assert "{{" not in json.dumps(rendered)
     manifest = stack.api.xcom(NIGHTLY, run_id, "build_manifest")
     items = [json.loads(line) for uri in manifest["manifests"] for line in stack.read(uri).splitlines()]
     assert sorted(item["externalId"] for item in items) == external_ids
