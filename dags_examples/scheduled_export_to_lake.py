@@ -97,7 +97,6 @@ with DAG(
     default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
     tags=["ango", "lake", "example"],
 ) as report_dag:
-
     # One XCom holding the dict: with a dict return annotation Airflow would push every key too.
     @task(inlets=[LAKE_EXPORTS], multiple_outputs=False)
     def describe_latest_partition(*, inlet_events: Any = None) -> dict[str, Any]:
