@@ -63,13 +63,19 @@ class Stack:
 
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(put_one, objects.items()))
-        return max(obj["LastModified"] for obj in self.objects(bucket, next(iter(objects)).split("/")[0]))
+        listed = self.objects(bucket, next(iter(objects)).split("/")[0])
+        return max(obj["LastModified"] for obj in listed if obj["Key"] in objects)
 
     def objects(self, bucket: str, prefix: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             found.extend(page.get("Contents", []))
         return found
+
+    def file_names(self, uri: str) -> dict[str, int]:
+        """The objects directly under an ``s3://bucket/prefix/`` URI: name -> size."""
+        bucket, prefix = uri.removeprefix("s3://").split("/", 1)
+        return {obj["Key"].removeprefix(prefix): obj["Size"] for obj in self.objects(bucket, prefix)}
 
     def read(self, uri: str) -> bytes:
         bucket, key = uri.removeprefix("s3://").split("/", 1)

@@ -154,8 +154,7 @@ def test_scheduled_export_lands_a_partition_and_its_asset_event_starts_the_reade
     # Unpausing exported the previous day of the default project: an empty, complete partition.
     empty = stack.api.xcom(EXPORT, scheduled["dag_run_id"], "land_export")
     assert (empty["records"], empty["files"]) == (0, 0)
-    empty_files = stack.objects("ango-lake", empty["destination_uri"].removeprefix("s3://ango-lake/"))
-    assert {obj["Key"].rsplit("/", 1)[1] for obj in empty_files} == {"_manifest.json", "_SUCCESS"}
+    assert set(stack.file_names(empty["destination_uri"])) == {"_manifest.json", "_SUCCESS"}
     empty_reader = reader_run_of(stack, scheduled["dag_run_id"])
     stack.api.wait_for_run(READER, empty_reader["dag_run_id"])
 
@@ -165,7 +164,7 @@ def test_scheduled_export_lands_a_partition_and_its_asset_event_starts_the_reade
     landed = stack.single_xcom(EXPORT, run_id, "land_export")
     partition = f"s3://ango-lake/ango/project={project}/dt={start.date().isoformat()}/"
     assert landed["destination_uri"] == partition
-    keys = {obj["Key"].rsplit("/", 1)[1]: obj["Size"] for obj in stack.objects("ango-lake", partition[15:])}
+    keys = stack.file_names(partition)
     assert set(keys) == {"part-00000.ndjson", "_manifest.json", "_SUCCESS"}
     records = [json.loads(line) for line in stack.read(f"{partition}part-00000.ndjson").splitlines()]
     assert sorted(record["externalId"] for record in records) == names[:4]
@@ -255,7 +254,7 @@ def check_landed_batch(stack: Stack, project: str, run_id: str) -> None:
     waited = stack.single_xcom(PRELABEL, run_id, "wait_for_stage")
     assert (waited["done"], waited["total"], waited["waiting"]) == (True, 3, 0)
     partition = f"s3://ango-lake/prelabeled/project={project}/batch=cam-2/"
-    keys = {obj["Key"].rsplit("/", 1)[1] for obj in stack.objects("ango-lake", partition[15:])}
+    keys = set(stack.file_names(partition))
     assert {"_manifest.json", "_SUCCESS"} <= keys
     records = [json.loads(stack.read(partition + key)) for key in keys if not key.startswith("_")]
     assert sorted(record["externalId"] for record in records) == CAM_2
