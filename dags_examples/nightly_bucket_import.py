@@ -16,6 +16,11 @@ Params: ``project_id`` (empty: the Airflow Variable ``ango_project_id``), ``sour
 ``staging_uri``, ``settle_minutes``, ``lookback_minutes``. Any of ``s3://`` (or MinIO),
 ``gs://`` and ``wasb://`` works: each bucket URI uses its store's default connection
 (``aws_default``, ``google_cloud_default``, ``wasb_default``); Ango Hub is ``ango_default``.
+
+To import today's files now (or any window), trigger a run through the REST API with
+``logical_date`` (the moment of the trigger), ``data_interval_start`` and ``data_interval_end``,
+and ``settle_minutes`` 0 in its conf: ``dags_examples/README.md`` shows the call. Unpausing the DAG
+runs the previous day at once.
 """
 
 from __future__ import annotations
@@ -95,7 +100,8 @@ with DAG(
         timeout=timedelta(hours=2).total_seconds(),
     )
 
-    @task
+    # One XCom holding the dict: with a dict return annotation Airflow would push every key too.
+    @task(multiple_outputs=False)
     def report(manifest: dict[str, Any], imported: dict[str, Any], tasks: dict[str, Any]) -> dict[str, Any]:
         """One line and one small XCom for the night: what was listed, imported and is ready."""
         counts = manifest["counts"]

@@ -102,7 +102,8 @@ with DAG(
         asset=PRELABELED,
     )
 
-    @task
+    # One XCom holding the dict: with a dict return annotation Airflow would push every key too.
+    @task(multiple_outputs=False)
     def report(prelabels: dict[str, Any], waited: dict[str, Any], landed: dict[str, Any]) -> dict[str, Any]:
         """Pre-labels sent, tasks waited for, files landed: one line and one small XCom."""
         summary = {

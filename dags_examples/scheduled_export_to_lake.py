@@ -19,6 +19,10 @@ Params: ``project_id`` (empty: the Airflow Variable ``ango_project_id``), ``stag
 for S3 / MinIO. Change ``LAYOUT`` to ``json``, ``split`` or ``raw`` for another file layout.
 The Asset is named, not addressed by an ``s3://`` URI: Airflow normalizes an ``s3://`` URI
 through the Amazon provider, which would import boto3 every time this file is parsed.
+
+Unpausing the export DAG runs the previous day at once (an empty partition if nothing changed).
+To export another window now, trigger a run through the REST API with ``logical_date``,
+``data_interval_start`` and ``data_interval_end`` (see ``dags_examples/README.md``).
 """
 
 from __future__ import annotations
@@ -93,8 +97,8 @@ with DAG(
     default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
     tags=["ango", "lake", "example"],
 ) as report_dag:
-
-    @task(inlets=[LAKE_EXPORTS])
+    # One XCom holding the dict: with a dict return annotation Airflow would push every key too.
+    @task(inlets=[LAKE_EXPORTS], multiple_outputs=False)
     def describe_latest_partition(*, inlet_events: Any = None) -> dict[str, Any]:
         """The newest partition of the Asset: complete (``_SUCCESS``), with its counts from the event."""
         from airflow_provider_ango.hooks.bucket import BucketHook
