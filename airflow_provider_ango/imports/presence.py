@@ -58,13 +58,13 @@ class _PresenceScan:
 
     def take(self, page: Page[Any]) -> bool:
         """Note the wanted ids on ``page``; ``False`` when the listing is over."""
-        for item in page.items:
+        for item in self.walk.take(page):
             external_id = self.external_id_of(item)
             if external_id is not None:
                 value = fingerprint(external_id)
                 if self.wanted.contains_fingerprint(value):
                     self.found.add_fingerprint(value)
-        return self.walk.record(page)
+        return self.walk.more()
 
     def result(self) -> ListingResult:
         walk = self.walk

@@ -23,8 +23,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from airflow_provider_ango.emulator import EmulatorSettings
+from airflow_provider_ango.emulator.__main__ import command_line_flags
 from airflow_provider_ango.emulator.control import EmulatorControl
 from airflow_provider_ango.testing.airflow_api import AirflowRestClient
+from airflow_provider_ango.testing.ango import connection_extra
 from airflow_provider_ango.testing.deployment import (
     COMPONENTS,
     AirflowDeployment,
@@ -89,12 +92,18 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         admin.close()
 
 
+#: The documented limits, with the rate window scaled down (the same arithmetic, sixty times faster):
+#: this test is about a real deployment, and the client paces itself within whatever it is told.
+EMULATOR_SETTINGS = EmulatorSettings(rate_limit="100/s")
+
+
 def start_emulator(api_key: str, log_path: Path) -> tuple[Component, str]:
     """``python -m airflow_provider_ango.emulator`` on a free loopback port; the key comes by
     environment variable, never on the command line (``ps`` shows that to every user)."""
+    flags = command_line_flags(EMULATOR_SETTINGS)
     emulator = Component(
         "ango-emulator",
-        [sys.executable, "-m", "airflow_provider_ango.emulator", "--port", "0"],
+        [sys.executable, "-m", "airflow_provider_ango.emulator", "--port", "0", *flags],
         {**os.environ, "ANGO_EMULATOR_API_KEY": api_key},
         log_path,
     ).start()
@@ -154,7 +163,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterat
                 api_port=free_port(),
                 extra={
                     "AIRFLOW_CONN_ANGO_DEFAULT": json.dumps(
-                        {"conn_type": "ango", "host": ango_url, "password": api_key}
+                        {
+                            "conn_type": "ango",
+                            "host": ango_url,
+                            "password": api_key,
+                            "extra": connection_extra(EMULATOR_SETTINGS),
+                        }
                     ),
                     "AIRFLOW_CONN_AWS_DEFAULT": s3.connection_json(),
                     "AIRFLOW_VAR_ANGO_PROJECT_ID": default_project,

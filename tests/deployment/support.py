@@ -144,7 +144,8 @@ class Stack:
         found: list[str] = []
         with httpx.Client(base_url=self.ango_url, headers={"apikey": self.api_key}, timeout=60) as ango:
             for page in itertools.count(1):
-                answer = ango.get(f"/v2/project/{project_id}/assets", params={"page": page, "limit": 100})
+                params = {"page": page, "limit": 100, "sort": "_id"}  # a unique order: no page overlaps
+                answer = ango.get(f"/v2/project/{project_id}/assets", params=params)
                 answer.raise_for_status()
                 assets = answer.json()["data"]["assets"]
                 found.extend(asset["externalId"] for asset in assets)

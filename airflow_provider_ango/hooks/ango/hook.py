@@ -20,7 +20,7 @@ from airflow_provider_ango.hooks.ango import endpoints
 from airflow_provider_ango.hooks.ango.connection import AngoSession, user_agent
 from airflow_provider_ango.hooks.ango.download import open_signed_url
 from airflow_provider_ango.hooks.ango.endpoints import AssetFilterArg, ImportItem, TaskFilterArg
-from airflow_provider_ango.hooks.ango.paging import STABLE_SORT, PageWalk, page_size
+from airflow_provider_ango.hooks.ango.paging import STABLE_SORT, page_size, walk_for
 from airflow_provider_ango.hooks.ango.transport import RetryPolicy
 from airflow_provider_ango.models.api import (
     Asset,
@@ -145,13 +145,15 @@ class AngoHubHook(BaseHook):
         return True, f"Connected to Ango Hub at {settings.base_url}; the key sees {total} project(s)"
 
     @staticmethod
-    def _iterate(fetch: Callable[[int, int], Page[ModelT]], page_size: int) -> Iterator[ModelT]:
-        """Items of consecutive pages, each fetched only when the previous is used up (ends by ``total``)."""
-        walk = PageWalk(page_size)
+    def _iterate(
+        fetch: Callable[[int, int], Page[ModelT]], page_size: int, sort: str | None = STABLE_SORT
+    ) -> Iterator[ModelT]:
+        """Items of consecutive pages, each fetched only when the previous is used up (ends by ``total``;
+        in the stable order, other writers' deletes never make it skip an item; see ``paging``)."""
+        walk = walk_for(page_size, sort)
         while (request := walk.next_request()) is not None:
-            page = fetch(*request)
-            yield from page.items
-            if not walk.record(page):
+            yield from walk.take(fetch(*request))
+            if not walk.more():
                 return
 
     # -- projects, ontology and batches ---------------------------------------------------
@@ -288,7 +290,7 @@ class AngoHubHook(BaseHook):
                 project_id, page, limit, task_filter, include_answer=answer, sort=order, fields=fields
             )
 
-        yield from self._iterate(fetch, page_size)
+        yield from self._iterate(fetch, page_size, sort)
 
     def count_tasks(self, project_id: str, task_filter: TaskFilterArg = None) -> int:
         return endpoints.total_of(self.get_tasks_page(project_id, 1, 1, task_filter))
@@ -493,12 +495,11 @@ class AngoHubHook(BaseHook):
     async def aiter_tasks(
         self, project_id: str, task_filter: TaskFilterArg = None, *, page_size: int = 100
     ) -> AsyncIterator[Task]:
-        walk = PageWalk(page_size)
+        walk = walk_for(page_size, STABLE_SORT)
         while (request := walk.next_request()) is not None:
-            page = await self.aget_tasks_page(project_id, *request, task_filter)
-            for task in page.items:
+            for task in walk.take(await self.aget_tasks_page(project_id, *request, task_filter)):
                 yield task
-            if not walk.record(page):
+            if not walk.more():
                 return
 
     async def acount_tasks(self, project_id: str, task_filter: TaskFilterArg = None) -> int:
