@@ -125,7 +125,7 @@ class PageWalk:
         if (change or self._verify_next) and bridgeable:
             # The project changed before this page was served: items deletes carried back from
             # its offset now sit just before it. Hand this page out, then look back.
-            self._handed = {self.id_of(item) or "" for item in fresh}  # type: ignore[misc]
+            self._handed = {key for item in fresh if (key := self.id_of(item)) is not None}  # type: ignore[misc]
             self._bridge = (_divisor_near(max(FIRST_BRIDGE, abs(change)), start), start, start, anchor or "")
             self._bridge_reads = 0
             self._moved = 0
@@ -144,15 +144,18 @@ class PageWalk:
         return self.position < self.total
 
     def _after(self, anchor: str | None, items: Sequence[Any]) -> list[Any]:
+        """The items sorting after ``anchor`` (an item without an id cannot be placed: it is kept)."""
         if anchor is None or self.id_of is None:
             return list(items)
         id_of = self.id_of
-        return [item for item in items if (id_of(item) or "") > anchor]
+        return [item for item in items if (key := id_of(item)) is None or key > anchor]
 
     def _note(self, fresh: Sequence[Any]) -> None:
-        if fresh and self.id_of is not None:
-            newest = max(self.id_of(item) or "" for item in fresh)
-            self.last_id = max(newest, self.last_id or "")
+        if self.id_of is None:
+            return
+        ids = [key for item in fresh if (key := self.id_of(item)) is not None]
+        if ids:
+            self.last_id = max([*ids, self.last_id or ""])
 
     def _take_bridge(self, items: list[Any], change: int) -> list[Any]:
         self.bridges += 1
