@@ -263,7 +263,7 @@ def check_landed_batch(stack: Stack, project: str, run_id: str) -> None:
     assert (report["prelabels"], report["records"], report["destination_uri"]) == (3, 3, partition)
     # Through the API, the try's log holds the worker's part and, in between, the triggerer's.
     log = stack.api.task_log(PRELABEL, run_id, "wait_for_stage", 1)
-    assert "Deferring: the triggerer counts again" in log
+    assert "Deferring: the triggerer checks again" in log
     assert "3 task(s) [Complete=3]; done" in log
     assert "Wait over" in log
 
