@@ -132,6 +132,8 @@ class AngoConnectionSettings:
     :param api_reading: which request forms to send where the SDK and the REST documentation
         disagree and no form satisfies both: ``sdk`` (default) or ``rest``.
     :param scheme_assumed: the host had no scheme and https was assumed (said in TLS errors).
+    :param ui_url: Ango Hub's web app, for the tasks' extra links (extra ``ui_url``; default
+        ``https://hub.ango.ai``).
     """
 
     base_url: str
@@ -143,6 +145,7 @@ class AngoConnectionSettings:
     api_reading: str = "sdk"
     scheme_assumed: bool = False
     conn_id: str = "ango_default"
+    ui_url: str | None = None
 
     @classmethod
     def from_connection(cls, conn: Connection) -> AngoConnectionSettings:
@@ -171,6 +174,7 @@ class AngoConnectionSettings:
             api_reading=_extra_choice(extra, "api_reading", API_READINGS, conn_id),
             scheme_assumed=assumed,
             conn_id=conn_id,
+            ui_url=str(extra["ui_url"]).rstrip("/") if extra.get("ui_url") else None,
         )
 
 
