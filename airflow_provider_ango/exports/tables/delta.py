@@ -29,7 +29,7 @@ import logging
 import random
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -42,13 +42,14 @@ from airflow_provider_ango.exports.errors import (
 from airflow_provider_ango.exports.tables.batches import Sizing
 from airflow_provider_ango.exports.tables.delta_checks import (
     CommitConflictError,
-    TableState,
     check_compatible,
     delta_calls,
+    load_table,
     open_table,
 )
+from airflow_provider_ango.exports.tables.delta_commit import TableCommit
 from airflow_provider_ango.exports.tables.location import delta_rs_uri, table_paths
-from airflow_provider_ango.exports.tables.parquet import Spool, spool_tables
+from airflow_provider_ango.exports.tables.parquet import spool_tables
 from airflow_provider_ango.exports.tables.result import AppTransaction, TableOutcome, TablesResult
 from airflow_provider_ango.exports.tables.schema import (
     ANNOTATIONS,
@@ -67,11 +68,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MODES = ("append", "merge")
-HISTORY_SEARCHED = 100  # commits searched for the version that holds a transaction
-TASK_MERGE = "t.task_id = s.task_id"
-# A newer stored state wins; a state without a time is taken (nothing to compare).
-TASK_NEWER = "s.updated_at IS NULL OR t.updated_at IS NULL OR s.updated_at >= t.updated_at"
-ANNOTATION_MERGE = "s.annotation_key IS NULL AND t.task_id = s.task_id"
 
 
 def _holds(table: DeltaTable | None, transaction: AppTransaction | None) -> bool:
@@ -79,165 +75,6 @@ def _holds(table: DeltaTable | None, transaction: AppTransaction | None) -> bool
         return False
     found = table.transaction_version(transaction.app_id)
     return found is not None and found >= transaction.version
-
-
-def _version_holding(table: DeltaTable, app_id: str) -> int | None:
-    for commit in table.history(HISTORY_SEARCHED):
-        if commit.get("ango.app_id") == app_id:
-            return int(commit["version"])
-    return None
-
-
-def _conformed(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    """Batches in ``schema``'s column order, columns they lack as nulls."""
-    import pyarrow as pa
-
-    for batch in batches:
-        names = set(batch.schema.names)
-        arrays = [
-            batch.column(field.name) if field.name in names else pa.nulls(batch.num_rows, field.type)
-            for field in schema
-        ]
-        yield pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-
-def _without(batches: Iterable[pa.RecordBatch], task_ids: pa.Array | None) -> Iterator[pa.RecordBatch]:
-    import pyarrow.compute as pc
-
-    for batch in batches:
-        if task_ids is not None and len(task_ids):
-            batch = batch.filter(pc.invert(pc.is_in(batch.column("task_id"), value_set=task_ids)))
-        if batch.num_rows:
-            yield batch
-
-
-def _relaxed(schema: pa.Schema) -> pa.Schema:
-    """The merge source's schema: every column nullable but task_id (marker rows are mostly null)."""
-    import pyarrow as pa
-
-    return pa.schema(
-        [field.with_nullable(field.name == "task_id") for field in schema], metadata=schema.metadata
-    )
-
-
-class _Commit:
-    """One table's commit for this run: the spool, the mode, the transaction and how to retry."""
-
-    def __init__(
-        self,
-        state: TableState,
-        spool: Spool,
-        *,
-        mode: str,
-        transaction: AppTransaction | None,
-        metadata: dict[str, str],
-        options: StorageOptions,
-        partition: tuple[str, ...],
-        sizing: Sizing,
-    ) -> None:
-        self.state = state
-        self.spool = spool
-        self.mode = mode
-        self.transaction = transaction
-        self.metadata = metadata
-        self.options = options
-        self.partition = partition
-        self.sizing = sizing
-        self.rows = 0
-
-    def properties(self) -> Any:
-        from deltalake import CommitProperties, Transaction
-
-        transactions = (
-            [Transaction(self.transaction.app_id, self.transaction.version)] if self.transaction else None
-        )
-        return CommitProperties(custom_metadata=dict(self.metadata), app_transactions=transactions)
-
-    def writer_properties(self) -> Any:
-        from deltalake import WriterProperties
-
-        per_row = max(self.spool.counts.bytes_per_row(self.state.name), 1.0)
-        rows = int(min(self.sizing.rows_per_group, max(1024, self.sizing.bytes_per_group / per_row)))
-        return WriterProperties(compression="ZSTD", max_row_group_size=rows)
-
-    def attempt(self, table: DeltaTable | None, stale: pa.Array | None) -> None:
-        import pyarrow as pa
-        from deltalake import write_deltalake
-
-        name = self.state.name
-        ours = self.spool.schemas[name]
-        schema, evolve = (
-            (ours, False) if table is None else check_compatible(self.state, table, ours, self.partition)
-        )
-        counted = self._counted(_without(self.spool.batches(name), stale))
-        if table is None or self.mode == "append":
-            reader = pa.RecordBatchReader.from_batches(schema, _conformed(counted, schema))
-            write_deltalake(
-                table if table is not None else self.state.delta_uri,
-                reader,
-                mode="append",
-                partition_by=list(self.partition) or None,
-                schema_mode="merge" if evolve else None,
-                storage_options=self.options.as_dict(),
-                writer_properties=self.writer_properties(),
-                commit_properties=self.properties(),
-                description=f"Ango Hub {name} (airflow-provider-ango lake tables, schema {SCHEMA_VERSION})"
-                if table is None
-                else None,
-            )
-            return
-        source_schema = _relaxed(schema)
-        if name == TASKS:
-            source = _conformed(counted, source_schema)
-            merger = table.merge(
-                pa.RecordBatchReader.from_batches(source_schema, source),
-                TASK_MERGE,
-                source_alias="s",
-                target_alias="t",
-                merge_schema=evolve,
-                writer_properties=self.writer_properties(),
-                commit_properties=self.properties(),
-            )
-            merger.when_matched_update_all(predicate=TASK_NEWER).when_not_matched_insert_all().execute()
-            return
-        markers = self._markers(source_schema, stale)
-        rows = _conformed(counted, source_schema)
-        merger = table.merge(
-            pa.RecordBatchReader.from_batches(source_schema, _chain(markers, rows)),
-            ANNOTATION_MERGE,
-            source_alias="s",
-            target_alias="t",
-            merge_schema=evolve,
-            writer_properties=self.writer_properties(),
-            commit_properties=self.properties(),
-        )
-        merger.when_matched_delete().when_not_matched_insert_all(
-            predicate="s.annotation_key IS NOT NULL"
-        ).execute()
-
-    def _counted(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        self.rows = 0
-        for batch in batches:
-            self.rows += batch.num_rows
-            yield batch
-
-    def _markers(self, schema: pa.Schema, stale: pa.Array | None) -> Iterator[pa.RecordBatch]:
-        """One row per task of the run (not stale): task_id, its time and partition, the rest null."""
-        import pyarrow as pa
-
-        for batch in _without(self.spool.batches(TASKS), stale):
-            columns = {
-                "task_id": batch.column("task_id"),
-                "task_updated_at": batch.column("updated_at"),
-                **{key: batch.column(key) for key in self.partition},
-            }
-            arrays = [columns.get(field.name, pa.nulls(batch.num_rows, field.type)) for field in schema]
-            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-
-def _chain(*parts: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    for part in parts:
-        yield from part
 
 
 def _stale_tasks(table: DeltaTable | None, run: pa.Table) -> pa.Array | None:
@@ -274,39 +111,43 @@ def _check_unique_tasks(run: pa.Table) -> None:
         )
 
 
-def _commit_table(commit: _Commit, run: pa.Table | None, max_attempts: int) -> TableOutcome:
+def _committed_version(commit: TableCommit, table: DeltaTable | None) -> int:
+    """The version this commit made: the updated table object's, or found by its transaction."""
+    if table is not None:
+        return int(table.version())
+    created = load_table(commit.state.delta_uri, commit.options)
+    assert created is not None
+    newest = int(created.version())
+    if commit.transaction is not None:
+        found = commit.state.version_holding(commit.transaction.app_id, newest)
+        if found is not None:
+            return found
+    return newest
+
+
+def _commit_table(
+    commit: TableCommit, tasks_uri: str, run: pa.Table | None, max_attempts: int
+) -> TableOutcome:
+    """Check the transaction, commit, and on a lost race start over from the spool."""
     state = commit.state
     for attempt in range(1, max_attempts + 1):
-        from deltalake import DeltaTable
-
-        with delta_calls("commit to", state.uri, commit.options):
-            table = (
-                DeltaTable(state.delta_uri, storage_options=commit.options.as_dict())
-                if DeltaTable.is_deltatable(state.delta_uri, storage_options=commit.options.as_dict())
-                else None
-            )
-            if _holds(table, commit.transaction):
-                assert table is not None
-                assert commit.transaction is not None
-                version = _version_holding(table, commit.transaction.app_id)
-                log.info(
-                    "%s already holds %s (version %s): nothing committed",
-                    state.uri,
-                    commit.transaction.app_id,
-                    version,
-                )
-                return TableOutcome(
-                    state.name, state.uri, 0, version=version, committed=False, attempts=attempt
-                )
         try:
             with delta_calls("commit to", state.uri, commit.options):
-                stale = _stale_tasks(table, run) if commit.mode == "merge" and run is not None else None
+                table = load_table(state.delta_uri, commit.options)
+                if _holds(table, commit.transaction):
+                    assert table is not None
+                    assert commit.transaction is not None
+                    version = state.version_holding(commit.transaction.app_id, int(table.version()))
+                    log.info("%s already holds this run's commit (version %s)", state.uri, version)
+                    return TableOutcome(
+                        state.name, state.uri, 0, version=version, committed=False, attempts=attempt
+                    )
+                stale = None
+                if run is not None:  # merge: against the task table as it is now
+                    tasks = table if state.name == TASKS else load_table(tasks_uri, commit.options)
+                    stale = _stale_tasks(tasks, run)
                 commit.attempt(table, stale)
-                version = (
-                    int(table.version())
-                    if table is not None
-                    else int(DeltaTable(state.delta_uri, storage_options=commit.options.as_dict()).version())
-                )
+                version = _committed_version(commit, table)
         except CommitConflictError as conflict:
             if attempt == max_attempts:
                 raise AngoLandingError(
@@ -375,7 +216,7 @@ def commit_delta_tables(
                 name,
                 state.uri,
                 0,
-                version=_version_holding(state.table, transaction.app_id)
+                version=state.version_holding(transaction.app_id, int(state.table.version()))
                 if state.table is not None
                 else None,
                 committed=False,
@@ -401,7 +242,7 @@ def commit_delta_tables(
             _check_unique_tasks(run)
         committed: dict[str, TableOutcome] = {}
         for name in (ANNOTATIONS, TASKS):  # a task's new state is visible only once its annotations are
-            commit = _Commit(
+            commit = TableCommit(
                 states[name],
                 spool,
                 mode=mode,
@@ -411,7 +252,7 @@ def commit_delta_tables(
                 partition=partition,
                 sizing=sizing,
             )
-            committed[name] = _commit_table(commit, run, max_attempts)
+            committed[name] = _commit_table(commit, states[TASKS].delta_uri, run, max_attempts)
         records_count = spool.counts.records
     return TablesResult(
         "delta",

@@ -75,10 +75,31 @@ class TableState:
     uri: str  # canonical (s3://, gs://, wasb://)
     delta_uri: str  # what delta-rs is given
     table: DeltaTable | None
+    bucket: BucketHook  # at the bucket's root
+    prefix: str  # the table's whole key prefix, ending with "/"
 
     @property
     def version(self) -> int | None:
         return None if self.table is None else int(self.table.version())
+
+    def version_holding(self, app_id: str, newest: int, searched: int = 100) -> int | None:
+        """The version whose commit carries the ``txn`` of ``app_id``, searching back from ``newest``.
+
+        Read from the log files with the provider's own bucket hook: delta-rs's ``history()``
+        keeps the GIL while it lists the log (see :func:`load_table`).
+        """
+        from airflow_provider_ango.hooks.bucket import BucketObjectNotFoundError
+
+        for version in range(newest, max(-1, newest - searched), -1):
+            try:
+                commit = self.bucket.read_bytes(f"{self.prefix}_delta_log/{version:020d}.json")
+            except BucketObjectNotFoundError:
+                return None  # older commits were cleaned up (a checkpoint holds their state)
+            for line in commit.splitlines():
+                action = json.loads(line) if line.strip() else {}
+                if action.get("txn", {}).get("appId") == app_id:
+                    return version
+        return None
 
 
 def _normalized(value: Any) -> Any:
@@ -146,6 +167,22 @@ def check_compatible(
     return pa.schema(fields + added, metadata=ours.metadata), bool(added)
 
 
+def load_table(delta_uri: str, options: StorageOptions) -> DeltaTable | None:
+    """The Delta table at ``delta_uri``, or None when there is none (call inside :func:`delta_calls`).
+
+    ``DeltaTable.is_deltatable`` would do, but delta-rs 1.6 keeps the GIL while it waits on
+    the network there, which stalls every other thread of the worker (an in-process test
+    server included); opening the table lets it go.
+    """
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(delta_uri, storage_options=options.as_dict())
+    except TableNotFoundError:
+        return None
+
+
 def open_table(
     name: str,
     uri: str,
@@ -155,12 +192,10 @@ def open_table(
     options: StorageOptions,
 ) -> TableState:
     """The target as it is now; a location holding files that are not a Delta table is refused."""
-    from deltalake import DeltaTable
-
     with delta_calls("open", uri, options):
-        exists = DeltaTable.is_deltatable(delta_uri, storage_options=options.as_dict())
-        if exists:
-            return TableState(name, uri, delta_uri, DeltaTable(delta_uri, storage_options=options.as_dict()))
+        table = load_table(delta_uri, options)
+    if table is not None:
+        return TableState(name, uri, delta_uri, table, bucket, prefix)
     present = next(iter(bucket.iter_objects(prefix, page_size=1)), None)
     if present is not None:
         raise AngoExportConfigError(
@@ -168,7 +203,7 @@ def open_table(
             "_delta_log/): give the Delta layout an empty location or an existing Delta table, or move "
             "those files away"
         )
-    return TableState(name, uri, delta_uri, None)
+    return TableState(name, uri, delta_uri, None, bucket, prefix)
 
 
-__all__ = ["CommitConflictError", "TableState", "check_compatible", "delta_calls", "open_table"]
+__all__ = ["CommitConflictError", "TableState", "check_compatible", "delta_calls", "load_table", "open_table"]
