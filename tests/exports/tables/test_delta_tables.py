@@ -48,7 +48,7 @@ def run(
     return commit_delta_tables(
         records_of(*((name, answer, moment) for name, answer in entries)),
         f"{bucket.uri}/lake/",
-        conn_id=bucket.conn_id,
+        conn_id=kwargs.pop("conn_id", bucket.conn_id),
         mode=mode,  # type: ignore[arg-type]
         transaction=kwargs.pop("transaction", txn(day)),
         **kwargs,
