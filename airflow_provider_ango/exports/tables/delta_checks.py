@@ -15,6 +15,7 @@ and signatures, and the original exception is not chained (its text could hold t
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +33,13 @@ if TYPE_CHECKING:
     from airflow_provider_ango.hooks.bucket import BucketHook
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # delta-rs colours its error chains
+
+
+def _plain(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
 class CommitConflictError(Exception):
     """A concurrent writer won the version this commit wanted; the caller retries."""
 
@@ -40,7 +48,8 @@ def _hint(message: str) -> str:
     if "501" in message or "Not Implemented" in message:
         return (
             " (the storage endpoint does not implement a request delta-rs needs; gcp-storage-emulator, "
-            "for one, has no XML-API object listing - see the README's lake-table section)"
+            "for one, serves only GCS's JSON API and answers delta-rs's XML-API reads and listings 501 - "
+            "see the README's lake-table section)"
         )
     if "403" in message or "401" in message or "Forbidden" in message:
         return " (access denied: give the connection's identity read and write access to the location)"
@@ -55,15 +64,15 @@ def delta_calls(action: str, uri: str, options: StorageOptions) -> Iterator[None
     try:
         yield
     except CommitFailedError as error:
-        raise CommitConflictError(options.scrub(str(error))) from None
+        raise CommitConflictError(_plain(options.scrub(str(error)))) from None
     except SchemaMismatchError as error:
-        detail = truncate(options.scrub(str(error)))
+        detail = truncate(_plain(options.scrub(str(error))))
         raise AngoExportConfigError(
             f"Delta table {uri} cannot take this run's rows ({detail}); land into a new table, or "
             "evolve the table's schema to the one documented for the lake tables"
         ) from None
     except (DeltaError, OSError, ValueError, RuntimeError) as error:
-        detail = truncate(options.scrub(f"{type(error).__name__}: {error}"))
+        detail = truncate(_plain(options.scrub(f"{type(error).__name__}: {error}")))
         raise AngoLandingError(f"Could not {action} Delta table {uri}: {detail}{_hint(detail)}") from None
 
 

@@ -47,11 +47,14 @@ class _ParquetSink(io.RawIOBase):
     def __init__(self, target: Writable) -> None:
         super().__init__()
         self.hashing = HashingWriter(target)
+        self.discarding = False  # after an abort: the writer's last bytes (its footer) go nowhere
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:
+        if self.discarding:
+            return len(data)
         return self.hashing.write(bytes(data))
 
     def tell(self) -> int:
@@ -76,6 +79,8 @@ class _OpenPart:
     def abort(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.sink.discarding = True
+        self.writer.close()  # now, rather than from its __del__ into an aborted upload
         self._context.__exit__(exc_type or RuntimeError, exc, tb)
 
 
