@@ -77,7 +77,7 @@ def _holds(table: DeltaTable | None, transaction: AppTransaction | None) -> bool
     return found is not None and found >= transaction.version
 
 
-def _stale_tasks(table: DeltaTable | None, run: pa.Table) -> pa.Array | None:
+def stale_tasks(table: DeltaTable | None, run: pa.Table) -> pa.Array | None:
     """Task ids of the run whose stored state in the task table is newer than the run's."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -145,7 +145,7 @@ def _commit_table(
                 stale = None
                 if run is not None:  # merge: against the task table as it is now
                     tasks = table if state.name == TASKS else load_table(tasks_uri, commit.options)
-                    stale = _stale_tasks(tasks, run)
+                    stale = stale_tasks(tasks, run)
                 commit.attempt(table, stale)
                 version = _committed_version(commit, table)
         except CommitConflictError as conflict:

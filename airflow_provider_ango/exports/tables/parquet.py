@@ -146,7 +146,7 @@ class ParquetParts:
             current.abort(type(error), error, error.__traceback__)
 
 
-def _write_tables(
+def write_table_parts(
     parts: dict[str, ParquetParts], records: Iterable[Any], sizing: Sizing, partition: dict[str, str]
 ) -> FeedCounts:
     try:
@@ -205,7 +205,7 @@ def write_parquet_tables(
             for name in TABLE_NAMES
         }
         try:
-            counts = _write_tables(parts, records, sizing, {})
+            counts = write_table_parts(parts, records, sizing, {})
         except BaseException:
             log.error("Parquet landing failed before publishing; %s was not touched", destination.uri)
             for prefix in temp.values():
@@ -293,7 +293,7 @@ def spool_tables(
             )
             for name in TABLE_NAMES
         }
-        counts = _write_tables(parts, records, sizing, partition)
+        counts = write_table_parts(parts, records, sizing, partition)
     return Spool(directory, files, counts, schemas)
 
 
