@@ -1,37 +1,40 @@
-"""``layout="delta"``: the two tables as Delta Lake tables (delta-rs), one commit per table per run.
+"""``layout="delta"``: the two tables as Delta Lake tables, one data commit per table per run.
 
 Order of work, so that bad input fails before anything is written and a crash leaves the
 tables as they were:
 
 1. resolve the storage options from the connection (:mod:`.storage`) and open both targets
-   (:mod:`.delta_checks`): a location with files that is not a table, or a table that
-   cannot take the rows, is refused here;
+   (:mod:`.delta_checks`): a location with files that is not a table, or a table that cannot
+   take the rows, is refused here;
 2. if both tables already hold this run's application transaction (a retry, a re-run), stop:
-   nothing is read and nothing is committed;
-3. spool the records once into local Parquet files (both tables, row group by row group);
-4. commit ``annotations``, then ``tasks``, each in one Delta commit carrying the application
-   transaction and the run's metadata. A commit that loses a race to a concurrent writer is
-   retried from the spool on the new snapshot (after checking the transaction again).
+   nothing is read and nothing is written;
+3. write the run's rows of both tables, in one pass over the records, as Parquet files in
+   the tables' folders (:mod:`.delta_files`): invisible until committed;
+4. commit ``annotations``, then ``tasks``: one commit each, naming the files, carrying the
+   application transaction and the run's metadata. A commit that loses a race to a concurrent
+   writer is worked out again on the new snapshot (after checking the transaction again).
 
 ``mode="append"`` adds the run's rows. ``mode="merge"`` keeps one row per task, its latest
 state (a task whose stored ``updated_at`` is newer than the run's is left alone), and replaces
-all annotation rows of each task of the run: the merge source carries one marker row per task
-(``annotation_key`` null) that deletes the task's stored rows, plus the new rows, which are
-inserted, all in the same commit.
+all annotation rows of each task of the run: every committed file holding rows of those
+tasks is rewritten without them and removed in the same commit that adds the new rows.
 
-Data files written before a commit that never happens (a crash, a lost race) are not part of
-any version: readers never see them, and ``VACUUM`` removes them later.
+Two commits may come before the data commit: the table's creation (version 0, schema and
+partitioning) on the first run, and ``ADD COLUMNS`` when the lake tables have columns an
+older table lacks. Neither carries rows nor the transaction, so either is harmless to repeat.
+Files written for a commit that never happens (a crash, a lost race) are in no version:
+readers never see them; a lost attempt removes its own, ``VACUUM`` the rest.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import tempfile
+import re
 import time
+import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_ango.exports.errors import (
@@ -42,14 +45,20 @@ from airflow_provider_ango.exports.errors import (
 from airflow_provider_ango.exports.tables.batches import Sizing
 from airflow_provider_ango.exports.tables.delta_checks import (
     CommitConflictError,
+    TableState,
     check_compatible,
     delta_calls,
     load_table,
     open_table,
 )
-from airflow_provider_ango.exports.tables.delta_commit import TableCommit
+from airflow_provider_ango.exports.tables.delta_files import (
+    DataFile,
+    delete_files,
+    files_holding,
+    rewrite_without,
+    write_run_files,
+)
 from airflow_provider_ango.exports.tables.location import delta_rs_uri, table_paths
-from airflow_provider_ango.exports.tables.parquet import spool_tables
 from airflow_provider_ango.exports.tables.result import AppTransaction, TableOutcome, TablesResult
 from airflow_provider_ango.exports.tables.schema import (
     ANNOTATIONS,
@@ -68,6 +77,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MODES = ("append", "merge")
+_PARTITION_VALUE = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def _holds(table: DeltaTable | None, transaction: AppTransaction | None) -> bool:
@@ -111,45 +121,139 @@ def _check_unique_tasks(run: pa.Table) -> None:
         )
 
 
-def _committed_version(commit: TableCommit, table: DeltaTable | None) -> int:
-    """The version this commit made: the updated table object's, or found by its transaction."""
-    if table is not None:
-        return int(table.version())
-    created = load_table(commit.state.delta_uri, commit.options)
-    assert created is not None
-    newest = int(created.version())
-    if commit.transaction is not None:
-        found = commit.state.version_holding(commit.transaction.app_id, newest)
-        if found is not None:
-            return found
-    return newest
+@dataclass
+class _Run:
+    """What every table's commit of this run shares."""
+
+    mode: str
+    transaction: AppTransaction | None
+    metadata: dict[str, str]
+    options: StorageOptions
+    partition: tuple[str, ...]
+    sizing: Sizing
+    bucket: BucketHook
+    token: str
+    run: pa.Table  # task_id, updated_at of every task of the run
+    tasks: TableState
+
+    def properties(self) -> Any:
+        from deltalake import CommitProperties, Transaction
+
+        transaction = self.transaction
+        apps = [Transaction(transaction.app_id, transaction.version)] if transaction else None
+        return CommitProperties(custom_metadata=dict(self.metadata), app_transactions=apps)
 
 
-def _commit_table(
-    commit: TableCommit, tasks_uri: str, run: pa.Table | None, max_attempts: int
-) -> TableOutcome:
-    """Check the transaction, commit, and on a lost race start over from the spool."""
-    state = commit.state
+def _prepared(state: TableState, table: DeltaTable | None, run: _Run) -> DeltaTable:
+    """The table, created when missing and given the columns it lacks (commits without rows)."""
+    import pyarrow as pa
+    from deltalake import DeltaTable
+    from deltalake import Schema as DeltaSchema
+
+    ours = table_schema(state.name, run.partition)
+    if table is None:
+        description = f"Ango Hub {state.name} (airflow-provider-ango lake tables, schema {SCHEMA_VERSION})"
+        table = DeltaTable.create(
+            state.delta_uri,
+            ours,
+            mode="ignore",
+            partition_by=list(run.partition) or None,
+            description=description,
+            storage_options=run.options.as_dict(),
+        )
+        table = load_table(state.delta_uri, run.options) or table
+    _, added = check_compatible(state, table, ours, run.partition)
+    if added:
+        missing = [
+            field for field in ours if field.name not in set(pa.schema(table.schema().to_arrow()).names)
+        ]
+        log.info("Adding column(s) %s to %s", ", ".join(f.name for f in missing), state.uri)
+        table.alter.add_columns(DeltaSchema.from_arrow(pa.schema(missing)).fields)
+        table.update_incremental()
+    return table
+
+
+def _attempt(
+    state: TableState, table: DeltaTable, files: list[DataFile], run: _Run, attempt: int
+) -> tuple[list[DataFile], list[DataFile]]:
+    """Work out and commit this table's actions: (the run's files committed, the rewritten files)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from deltalake.transaction import RemoveAction
+
+    ours, rewritten, removes = list(files), [], []
+    if run.mode == "merge":
+        tasks = table if state.name == TASKS else load_table(run.tasks.delta_uri, run.options)
+        stale = stale_tasks(tasks, run.run)
+        replaced = run.run["task_id"].combine_chunks()
+        stem = f"part-{run.token}-{attempt}"
+        if stale is not None:  # the run's own files lose the tasks the table holds newer states of
+            replaced = replaced.filter(pc.invert(pc.is_in(replaced, value_set=stale)))
+            ours = []
+            for index, data_file in enumerate(files):
+                source = (data_file.path, data_file.bytes, dict(data_file.partition))
+                ours += rewrite_without(
+                    table,
+                    run.bucket,
+                    state.prefix,
+                    source,
+                    stale,
+                    sizing=run.sizing,
+                    stem=f"{stem}-run{index}",
+                )
+        now = int(time.time() * 1000)
+        holding = files_holding(table, run.bucket, state.prefix, replaced)
+        for index, (path, size, values) in enumerate(holding):
+            rewritten += rewrite_without(
+                table,
+                run.bucket,
+                state.prefix,
+                (path, size, values),
+                replaced,
+                sizing=run.sizing,
+                stem=f"{stem}-rw{index}",
+            )
+            removes.append(RemoveAction(path, True, now, size, values))
+    copies = [data_file for data_file in ours if data_file not in files]
+    try:
+        table.create_write_transaction(
+            [*removes, *(data_file.add_action() for data_file in (*ours, *rewritten))],
+            "append",
+            pa.schema(table.schema().to_arrow()),
+            partition_by=list(run.partition) or None,
+            commit_properties=run.properties(),
+        )
+    except BaseException:
+        delete_files(run.bucket, state.prefix, [*copies, *rewritten])
+        raise
+    if copies:  # the originals were replaced by their filtered copies
+        delete_files(run.bucket, state.prefix, files)
+    return ours, rewritten
+
+
+def _commit_table(state: TableState, files: list[DataFile], run: _Run, max_attempts: int) -> TableOutcome:
+    """Check the transaction, commit, and on a lost race work the commit out again."""
     for attempt in range(1, max_attempts + 1):
         try:
-            with delta_calls("commit to", state.uri, commit.options):
-                table = load_table(state.delta_uri, commit.options)
-                if _holds(table, commit.transaction):
+            with delta_calls("commit to", state.uri, run.options):
+                table = load_table(state.delta_uri, run.options)
+                if _holds(table, run.transaction):
                     assert table is not None
-                    assert commit.transaction is not None
-                    version = state.version_holding(commit.transaction.app_id, int(table.version()))
+                    assert run.transaction is not None
+                    version = state.version_holding(run.transaction.app_id, int(table.version()))
                     log.info("%s already holds this run's commit (version %s)", state.uri, version)
+                    delete_files(run.bucket, state.prefix, files)
                     return TableOutcome(
                         state.name, state.uri, 0, version=version, committed=False, attempts=attempt
                     )
-                stale = None
-                if run is not None:  # merge: against the task table as it is now
-                    tasks = table if state.name == TASKS else load_table(tasks_uri, commit.options)
-                    stale = stale_tasks(tasks, run)
-                commit.attempt(table, stale)
-                version = _committed_version(commit, table)
+                table = _prepared(state, table, run)
+                committed, rewritten = _attempt(state, table, files, run, attempt)
+                table.update_incremental()
+                newest = int(table.version())
+                found = state.version_holding(run.transaction.app_id, newest) if run.transaction else None
         except CommitConflictError as conflict:
             if attempt == max_attempts:
+                delete_files(run.bucket, state.prefix, files)
                 raise AngoLandingError(
                     f"Delta table {state.uri}: {max_attempts} commit attempts lost to concurrent writers "
                     f"({conflict}); retry the task"
@@ -158,8 +262,24 @@ def _commit_table(
             log.info("Commit to %s lost to a concurrent writer; retrying in %.1fs", state.uri, pause)
             time.sleep(pause)
             continue
-        log.info("Committed %d row(s) to %s as version %d", commit.rows, state.uri, version)
-        return TableOutcome(state.name, state.uri, commit.rows, version=version, attempts=attempt)
+        rows = sum(f.rows for f in committed)
+        version = found if found is not None else newest
+        log.info(
+            "Committed %d new row(s) to %s as version %d (%d file(s) rewritten)",
+            rows,
+            state.uri,
+            version,
+            len(rewritten),
+        )
+        return TableOutcome(
+            state.name,
+            state.uri,
+            rows,
+            files=len(committed) + len(rewritten),
+            bytes=sum(f.bytes for f in (*committed, *rewritten)),
+            version=version,
+            attempts=attempt,
+        )
     raise AssertionError("unreachable")
 
 
@@ -172,7 +292,6 @@ def commit_delta_tables(
     transaction: AppTransaction | None = None,
     commit_metadata: Mapping[str, str] | None = None,
     sizing: Sizing | None = None,
-    scratch_dir: str | None = None,
     options: StorageOptions | None = None,
     max_attempts: int = 5,
 ) -> TablesResult:
@@ -189,6 +308,12 @@ def commit_delta_tables(
     except BucketUriError as error:
         raise AngoExportConfigError(f"destination_uri: {error}") from error
     paths = table_paths(location.prefix, f"destination {destination_uri}")
+    for key, value in paths.partition:
+        if not _PARTITION_VALUE.fullmatch(value):
+            raise AngoExportConfigError(
+                f"destination {destination_uri}: partition value {key}={value!r} has characters Delta paths "
+                "would have to escape; use letters, digits, '.', '_' and '-' (dt={{ ds }}, say)"
+            )
     partition = tuple(paths.partition_values)
     bucket = BucketHook(replace(location, prefix=""), conn_id)
     options = options or storage_options(location, conn_id)
@@ -208,60 +333,57 @@ def commit_delta_tables(
             check_compatible(state, state.table, table_schema(state.name, partition), partition)
     if all(_holds(state.table, transaction) for state in states.values()):
         assert transaction is not None
-        log.info(
-            "Both tables already hold %s: this run was committed before; nothing to do", transaction.app_id
-        )
-        outcomes = tuple(
+        log.info("Both tables already hold %s: this run was committed before", transaction.app_id)
+        skipped = tuple(
             TableOutcome(
-                name,
-                state.uri,
-                0,
-                version=state.version_holding(transaction.app_id, int(state.table.version()))
-                if state.table is not None
-                else None,
-                committed=False,
-                attempts=0,
+                name, state.uri, 0, version=_held_version(state, transaction), committed=False, attempts=0
             )
             for name, state in states.items()
         )
         return TablesResult(
-            "delta", 0, outcomes, mode=mode, app_id=transaction.app_id, partition=paths.partition_values
+            "delta", 0, skipped, mode=mode, app_id=transaction.app_id, partition=paths.partition_values
         )
     sizing = sizing or Sizing()
+    token = uuid.uuid4().hex[:16]
+    prefixes = {name: state.prefix for name, state in states.items()}
+    files, counts, run_tasks = write_run_files(
+        records, bucket, prefixes, paths.partition_values, sizing=sizing, token=token
+    )
     metadata = {
         "ango.schema_version": str(SCHEMA_VERSION),
         "ango.mode": mode,
+        "ango.records": str(counts.records),
         **({"ango.app_id": transaction.app_id} if transaction else {}),
         **{str(key): str(value) for key, value in (commit_metadata or {}).items()},
     }
-    with tempfile.TemporaryDirectory(prefix="ango-delta-spool-", dir=scratch_dir) as scratch:
-        spool = spool_tables(records, Path(scratch), sizing=sizing, partition=paths.partition_values)
-        metadata["ango.records"] = str(spool.counts.records)
-        run = spool.read_columns(TASKS, ["task_id", "updated_at"]) if mode == "merge" else None
-        if run is not None:
-            _check_unique_tasks(run)
-        committed: dict[str, TableOutcome] = {}
-        for name in (ANNOTATIONS, TASKS):  # a task's new state is visible only once its annotations are
-            commit = TableCommit(
-                states[name],
-                spool,
-                mode=mode,
-                transaction=transaction,
-                metadata=metadata,
-                options=options,
-                partition=partition,
-                sizing=sizing,
-            )
-            committed[name] = _commit_table(commit, states[TASKS].delta_uri, run, max_attempts)
-        records_count = spool.counts.records
+    run = _Run(
+        mode, transaction, metadata, options, partition, sizing, bucket, token, run_tasks, states[TASKS]
+    )
+    outcomes: dict[str, TableOutcome] = {}
+    try:
+        if mode == "merge":
+            _check_unique_tasks(run_tasks)
+        for name in (ANNOTATIONS, TASKS):  # a task's new state shows only once its annotations are in
+            outcomes[name] = _commit_table(states[name], files[name], run, max_attempts)
+    except BaseException:
+        for name in TABLE_NAMES:
+            if name not in outcomes:
+                delete_files(bucket, states[name].prefix, files[name])
+        raise
     return TablesResult(
         "delta",
-        records_count,
-        tuple(committed[name] for name in TABLE_NAMES),
+        counts.records,
+        tuple(outcomes[name] for name in TABLE_NAMES),
         mode=mode,
         app_id=transaction.app_id if transaction else None,
         partition=paths.partition_values,
     )
 
 
-__all__ = ["MODES", "commit_delta_tables"]
+def _held_version(state: TableState, transaction: AppTransaction) -> int | None:
+    if state.table is None:
+        return None
+    return state.version_holding(transaction.app_id, int(state.table.version()))
+
+
+__all__ = ["MODES", "commit_delta_tables", "stale_tasks"]

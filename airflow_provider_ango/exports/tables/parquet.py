@@ -1,13 +1,13 @@
 """``layout="parquet"``: the two tables as Parquet files, streamed, under Hive-style partition folders.
 
 Files are written through the same ``open_write(key)`` stream the other layouts use (a
-multipart upload that leaves nothing behind when it fails), one row group per batch of
+multipart upload that leaves nothing behind when it fails), one row group per group of
 :mod:`.batches`, a new file once one passes ``Sizing.bytes_per_file`` bytes. Each file is
 counted and hashed into a :class:`FileRegistry`, so the landing protocol of
 :mod:`airflow_provider_ango.exports.landing` (temporary prefix, publish, ``_manifest.json``,
 ``_SUCCESS``) applies to each table's partition folder unchanged.
 
-The same writer spools the tables to local files for ``layout="delta"`` (:func:`spool_tables`).
+The same writer writes the data files of ``layout="delta"`` (:mod:`.delta_files`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +83,7 @@ class _OpenPart:
 
 
 class ParquetParts:
-    """``part-00000.parquet``, ``part-00001.parquet``, ... of one table under ``prefix``."""
+    """``<stem>-00000.parquet``, ``<stem>-00001.parquet``, ... of one table under ``prefix``."""
 
     def __init__(
         self,
@@ -96,6 +94,8 @@ class ParquetParts:
         *,
         sizing: Sizing,
         compression: str = "zstd",
+        stem: str = "part",
+        observer: Callable[[pa.Table], None] | None = None,
     ) -> None:
         if compression not in COMPRESSIONS:
             raise AngoExportConfigError(
@@ -107,21 +107,26 @@ class ParquetParts:
         self.schema = schema
         self._sizing = sizing
         self._compression = compression
+        self._stem = stem
+        self._observer = observer  # sees every group (Delta keeps the run's task ids this way)
         self._index = 0
         self._current: _OpenPart | None = None
         self._name = ""
 
-    def write_batch(self, batch: pa.RecordBatch) -> None:
+    def write_group(self, group: pa.Table) -> None:
+        """Write ``group`` as one row group (of the file in progress, or of a new one)."""
+        if self._observer is not None:
+            self._observer(group)
         if self._current is None:
             self._start()
         assert self._current is not None
-        self._current.writer.write_batch(batch, row_group_size=batch.num_rows)
-        self._current.rows += batch.num_rows
+        self._current.writer.write_table(group, row_group_size=max(group.num_rows, 1))
+        self._current.rows += group.num_rows
         if self._current.sink.hashing.bytes >= self._sizing.bytes_per_file:
             self._finish_part()
 
     def _start(self) -> None:
-        self._name = f"part-{self._index:05d}.parquet"
+        self._name = f"{self._stem}-{self._index:05d}.parquet"
         self._index += 1
         self._current = _OpenPart(self._open_write, self._prefix + self._name, self.schema, self._compression)
 
@@ -244,57 +249,4 @@ def write_parquet_tables(
     return TablesResult("parquet", counts.records, tuple(reversed(outcomes)), partition=partition)
 
 
-@dataclass
-class Spool:
-    """The two tables written to local Parquet files, to be read back batch by batch."""
-
-    directory: Path
-    files: dict[str, list[Path]]
-    counts: FeedCounts
-    schemas: dict[str, pa.Schema]
-
-    def batches(self, table: str) -> Iterable[pa.RecordBatch]:
-        """The table's rows, one row group at a time (memory: one row group)."""
-        import pyarrow.parquet as pq
-
-        for path in self.files[table]:
-            parquet = pq.ParquetFile(path)
-            for group in range(parquet.num_row_groups):
-                yield from parquet.read_row_group(group).to_batches()
-
-    def read_columns(self, table: str, columns: list[str]) -> pa.Table:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        parts = [pq.read_table(path, columns=columns) for path in self.files[table]]
-        return pa.concat_tables(parts) if parts else self.schemas[table].empty_table().select(columns)
-
-
-def spool_tables(
-    records: Iterable[Any], directory: Path, *, sizing: Sizing, partition: dict[str, str]
-) -> Spool:
-    """Write both tables to local Parquet files under ``directory`` (uncompressed: read back soon)."""
-    files: dict[str, list[Path]] = {name: [] for name in TABLE_NAMES}
-
-    def open_for(table: str) -> OpenWrite:
-        def open_write(name: str) -> AbstractContextManager[Writable]:
-            path = directory / f"{table}-{Path(name).name}"
-            files[table].append(path)
-            return path.open("wb")
-
-        return open_write
-
-    schemas = {name: table_schema(name, tuple(partition)) for name in TABLE_NAMES}
-    with FileRegistry(directory) as first, FileRegistry(directory) as second:
-        registries = dict(zip(TABLE_NAMES, (first, second), strict=True))
-        parts = {
-            name: ParquetParts(
-                open_for(name), "", registries[name], schemas[name], sizing=sizing, compression="none"
-            )
-            for name in TABLE_NAMES
-        }
-        counts = write_table_parts(parts, records, sizing, partition)
-    return Spool(directory, files, counts, schemas)
-
-
-__all__ = ["COMPRESSIONS", "ParquetParts", "Spool", "spool_tables", "write_parquet_tables"]
+__all__ = ["COMPRESSIONS", "ParquetParts", "write_parquet_tables", "write_table_parts"]

@@ -112,7 +112,7 @@ def test_three_incremental_emulator_exports_leave_the_latest_answer_of_every_tas
         results.append(land_interval(hook, project_id, s3_bucket, day, tmp_path))
 
     assert [result.records for result in results] == [3, 2, 2]
-    assert [result.table("tasks").version for result in results] == [0, 1, 2]
+    assert [result.table("tasks").version for result in results] == [1, 2, 3]
     # The latest answer of each task, through DuckDB over both tables' Arrow datasets:
     boxes = duckdb_rows(
         "SELECT t.external_id, a.bbox_x, k.answer_text FROM annotations a "

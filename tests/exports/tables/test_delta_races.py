@@ -60,7 +60,7 @@ def held_commits(s3_bucket: TestBucket, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 @pytest.mark.parametrize("mode", ["merge", "append"])
 def test_two_runs_committing_at_once_both_land(s3_bucket: TestBucket, held_commits: Any, mode: str) -> None:
-    run(s3_bucket, 0, DAY0, mode=mode)  # version 0, straight to the emulator
+    run(s3_bucket, 0, DAY0, mode=mode)  # version 1 (0 is the creation), straight to the emulator
     proxy = held_commits(2)
     later = [("e", Answer(boxes=[("car", 50)])), ("f", Answer(boxes=[("bus", 60)], weather="hail"))]
     results: dict[int, Any] = {}
@@ -76,14 +76,14 @@ def test_two_runs_committing_at_once_both_land(s3_bucket: TestBucket, held_commi
     for thread in threads:
         thread.start()
     assert proxy.wait_held(2), f"the two commits never met: {proxy.seen[-5:]}"
-    proxy.release()  # both PUTs of version 1 go at once: one wins, one gets 412
+    proxy.release()  # both PUTs of version 2 go at once: one wins, one gets 412
     for thread in threads:
         thread.join(timeout=120)
 
     assert errors == []
     annotations = [results[day].table("annotations") for day in (1, 2)]
     assert all(outcome.committed for outcome in annotations)
-    assert sorted(outcome.version for outcome in annotations) == [1, 2]
+    assert sorted(outcome.version for outcome in annotations) == [2, 3]
     if mode == "merge":  # the loser re-ran its merge on the winner's snapshot
         assert sorted(outcome.attempts for outcome in annotations) == [1, 2]
     table = read_delta(results[1].uris["annotations"], s3_bucket.conn_id)
@@ -144,7 +144,7 @@ def test_a_crash_between_the_data_files_and_the_commit_leaves_the_table_at_its_v
     ) == expected_boxes(dict(DAY0))
 
     retried = run(s3_bucket, 1, DAY1)  # the task's retry, the same interval
-    assert retried.versions == {"tasks": 1, "annotations": 1}
+    assert retried.versions == {"tasks": 2, "annotations": 2}
     assert all(outcome.committed for outcome in retried.tables)
     annotations = read_delta(first.uris["annotations"], s3_bucket.conn_id)
     assert table_rows(

@@ -74,8 +74,9 @@ def test_three_incremental_merge_runs_leave_exactly_the_latest_answer_of_every_t
     bucket = new_bucket(store)
     results = [run(bucket, day, entries) for day, entries in enumerate((DAY0, DAY1, DAY2))]
 
-    assert [r.table("tasks").version for r in results] == [0, 1, 2]
-    assert [r.table("annotations").version for r in results] == [0, 1, 2]
+    # Version 0 is each table's creation; each run then commits once.
+    assert [r.table("tasks").version for r in results] == [1, 2, 3]
+    assert [r.table("annotations").version for r in results] == [1, 2, 3]
     assert all(t.committed for r in results for t in r.tables)
     import pyarrow.compute as pc
 
@@ -118,9 +119,9 @@ def test_append_mode_keeps_every_interval_and_a_retried_or_re_run_interval_commi
     first = [run(s3_bucket, day, entries, mode="append") for day, entries in enumerate((DAY0, DAY1))]
     retried = run(s3_bucket, 1, DAY1, mode="append")  # the same interval again (a retry, a cleared task)
 
-    assert [r.table("tasks").version for r in first] == [0, 1]
+    assert [r.table("tasks").version for r in first] == [1, 2]
     assert not any(t.committed for t in retried.tables)
-    assert retried.versions == {"tasks": 1, "annotations": 1}  # the version that holds the interval
+    assert retried.versions == {"tasks": 2, "annotations": 2}  # the version that holds the interval
     assert retried.records == 0  # nothing was even read: both tables held the transaction
     tasks = read_delta(first[0].uris["tasks"], s3_bucket.conn_id)
     assert len(tasks) == len(DAY0) + len(DAY1)  # b appears once per interval, as append promises
@@ -131,7 +132,7 @@ def test_append_mode_keeps_every_interval_and_a_retried_or_re_run_interval_commi
     early = run(s3_bucket, 3, [("f", Answer(boxes=[("car", 8)]))], mode="append")
     assert late.table("tasks").committed
     assert early.table("tasks").committed
-    assert early.table("tasks").version == 3
+    assert early.table("tasks").version == 4
     from deltalake import DeltaTable
 
     from airflow_provider_ango.exports.tables.location import delta_rs_uri
@@ -208,7 +209,7 @@ def test_a_table_written_with_fewer_columns_takes_the_new_ones(s3_bucket: TestBu
     spline = {"spline": {"controlPoints": [[1, 2], [3, 4]]}, "objectId": "s1", "title": "curve"}
     result = run(s3_bucket, 0, [("n", Answer(extra_tools=(rotated, spline)))], mode="append")
 
-    assert result.table("annotations").version == 1
+    assert result.table("annotations").version == 2  # 1 added the columns, 2 holds the rows
     table = read_delta(result.uris["annotations"], s3_bucket.conn_id)
     assert dropped <= set(table.schema.names)
     rows = {

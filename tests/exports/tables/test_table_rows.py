@@ -402,7 +402,7 @@ def test_importing_the_tables_package_loads_no_pyarrow_deltalake_or_cloud_sdk() 
     probe = (
         "import sys, json\n"
         "import airflow_provider_ango.exports.tables as t\n"
-        "from airflow_provider_ango.exports.tables import delta, delta_commit, reading, storage\n"
+        "from airflow_provider_ango.exports.tables import delta, delta_files, reading, storage\n"
         "heavy = ('pyarrow', 'deltalake', 'duckdb', 'boto3', 'botocore', 'azure', 'google.cloud.storage')\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith(heavy))))\n"
     )
