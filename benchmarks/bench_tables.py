@@ -4,17 +4,21 @@ Run: ``.venv/bin/python benchmarks/bench_tables.py [--records N] [--sizes K]`` (
 
 ``N`` synthetic export records (``bench_exports.make_record``: a box, a polygon, a radio answer
 and a three-stage history each, about 3.3 KiB of JSON) are generated one at a time inside each
-scenario (never held as a list), and written to local files, so the figures are the work of
-the layout itself, not of a store:
+scenario (never held as a list):
 
-* **ndjson**: the existing NDJSON layout (:class:`PartWriter`, orjson per record): the baseline;
-* **pyarrow alone**: the same rows (:mod:`...tables.rows`) gathered into two whole Arrow tables
-  in memory and written with ``pyarrow.parquet.write_table``: what a script without streaming
-  does, the floor for Parquet encoding and the ceiling for memory;
-* **parquet**: the provider's streaming writer (bounded batches -> row groups -> part files);
-* **delta append**: spool + ``write_deltalake`` of both tables into new local Delta tables;
-* **delta merge**: the same records merged into those tables again (every task matched, every
-  task's annotation rows replaced), with the application transaction checked and set.
+* **ndjson**: the existing NDJSON layout (:class:`PartWriter`, orjson per record), local files:
+  the baseline;
+* **pyarrow**: the same rows (:mod:`...tables.rows`) gathered into two whole Arrow tables in
+  memory and written with ``pyarrow.parquet.write_table``, local files: what a script without
+  streaming does, the floor for Parquet encoding and the ceiling for memory;
+* **parquet**: the provider's streaming writer (bounded row groups -> part files), local files;
+* **parquet-s3**: ``write_parquet_tables`` to a bucket (landing, manifest, ``_SUCCESS``);
+* **delta-append**: ``commit_delta_tables(mode="append")`` into new Delta tables in a bucket;
+* **delta-merge**: the same records merged into those tables again (every task matched: every
+  file rewritten, every task's annotation rows replaced), transaction checked and set.
+
+The bucket is moto's S3 server in a process of its own on loopback (what it stores must not
+count against the writer), reached through an Airflow connection as in production.
 
 Each scenario runs in a fresh Python process. Peak memory is the child's peak resident size
 (``ru_maxrss``, which counts Arrow's and delta-rs's C/Rust allocations) above its size after
@@ -32,11 +36,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SCENARIOS = ("ndjson", "pyarrow", "parquet", "delta-append", "delta-merge")
+SCENARIOS = ("ndjson", "pyarrow", "parquet", "parquet-s3", "delta-append", "delta-merge")
+BUCKET = "bench-tables"
 BOUND_MIB = 64.0
 WARM_UP = 200  # records each child writes once before it measures
 
@@ -117,105 +125,132 @@ def _parquet(count: int, out: Path) -> dict[str, int]:
     return {"records": counts.records, "rows": sum(counts.rows.values())}
 
 
-def _delta(count: int, out: Path, tables: Path, mode: str) -> dict[str, int]:
-    from airflow_provider_ango.exports.tables.batches import Sizing
-    from airflow_provider_ango.exports.tables.delta import stale_tasks
-    from airflow_provider_ango.exports.tables.delta_checks import TableState, load_table
-    from airflow_provider_ango.exports.tables.delta_commit import TableCommit
-    from airflow_provider_ango.exports.tables.parquet import spool_tables
-    from airflow_provider_ango.exports.tables.result import AppTransaction
-    from airflow_provider_ango.exports.tables.schema import ANNOTATIONS, TASKS
-    from airflow_provider_ango.exports.tables.storage import StorageOptions
+def _parquet_s3(count: int) -> dict[str, int]:
+    from airflow_provider_ango.exports.landing import Destination
+    from airflow_provider_ango.exports.locations import bucket_root
+    from airflow_provider_ango.exports.tables import write_parquet_tables
 
-    sizing, options = Sizing(), StorageOptions()
-    transaction = AppTransaction(f"bench/{mode}", 1)
-    spool = spool_tables(records(count), out, sizing=sizing, partition={})
-    run = spool.read_columns(TASKS, ["task_id", "updated_at"]) if mode == "merge" else None
-    rows = 0
-    for name in (ANNOTATIONS, TASKS):
-        path = str(tables / name)
-        table = load_table(path, options)
-        state = TableState(name, path, path, table, None, "")  # type: ignore[arg-type]  # no bucket: local
-        commit = TableCommit(
-            state,
-            spool,
-            mode=mode,
-            transaction=transaction,
-            metadata={},
-            options=options,
-            partition=(),
-            sizing=sizing,
-        )
-        stale = stale_tasks(load_table(str(tables / TASKS), options), run) if run is not None else None
-        commit.attempt(table, stale)
-        rows += commit.rows
-    return {"records": spool.counts.records, "rows": rows}
+    hook, _ = bucket_root(f"s3://{BUCKET}", None, "bench")
+    result = write_parquet_tables(records(count), Destination(hook, f"parquet-{count}/dt=2024-05-01/"))
+    return {"records": result.records, "rows": sum(table.rows for table in result.tables)}
 
 
-def _work(scenario: str, count: int, scratch: Path, tables: Path) -> dict[str, int]:
+def _delta(count: int, mode: str) -> dict[str, int]:
+    from airflow_provider_ango.exports.tables import AppTransaction, commit_delta_tables
+
+    result = commit_delta_tables(
+        records(count),
+        f"s3://{BUCKET}/delta-{count}/",
+        mode=mode,  # type: ignore[arg-type]
+        transaction=AppTransaction(f"bench/{mode}/{uuid.uuid4()}", 1),  # every call a run of its own
+    )
+    assert all(table.committed for table in result.tables), result
+    return {"records": result.records, "rows": sum(table.rows for table in result.tables)}
+
+
+def _work(scenario: str, count: int, scratch: Path) -> dict[str, int]:
     if scenario == "ndjson":
         return _ndjson(count, scratch)
     if scenario == "pyarrow":
         return _pyarrow_alone(count, scratch)
     if scenario == "parquet":
         return _parquet(count, scratch)
-    return _delta(count, scratch, tables, scenario.removeprefix("delta-"))
+    if scenario == "parquet-s3":
+        return _parquet_s3(count)
+    return _delta(count, scenario.removeprefix("delta-"))
 
 
-def run_child(scenario: str, count: int, scratch: Path, tables: Path) -> dict[str, Any]:
-    """Warm up (lazy imports, Arrow's memory pool, delta-rs's runtime) on a few records, then measure."""
+def run_child(scenario: str, count: int, scratch: Path) -> dict[str, Any]:
+    """Warm up (lazy imports, Arrow's memory pool, the hooks, delta-rs's runtime), then measure."""
+    import airflow_provider_ango.exports.layouts
+    import airflow_provider_ango.exports.tables.delta  # noqa: F401 - loaded before the baseline
+
     with tempfile.TemporaryDirectory(prefix="bench-warm-") as warm:
-        warm_tables = Path(warm) / "tables"
-        warm_tables.mkdir()
-        (Path(warm) / "out").mkdir()
         if scenario == "delta-merge":
-            _work("delta-append", WARM_UP, Path(warm) / "out", warm_tables)
-            (Path(warm) / "out2").mkdir()
-            _work(scenario, WARM_UP, Path(warm) / "out2", warm_tables)
-        else:
-            _work(scenario, WARM_UP, Path(warm) / "out", warm_tables)
+            _work("delta-append", WARM_UP, Path(warm))
+        _work(scenario, WARM_UP, Path(warm))
+    import gc
+
+    import pyarrow as pa
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()  # the same honest baseline for every scenario
     before = rss_bytes()
     started = time.perf_counter()
-    counts = _work(scenario, count, scratch, tables)
+    counts = _work(scenario, count, scratch)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {**counts, "seconds": seconds, "peak_above_start": max(peak - before, 0)}
 
 
-def measure(scenario: str, count: int, tables: Path) -> dict[str, Any]:
+def measure(scenario: str, count: int, env: dict[str, str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-tables-") as scratch:
         output = subprocess.run(
-            [sys.executable, __file__, "--child", scenario, str(count), scratch, str(tables)],
+            [sys.executable, __file__, "--child", scenario, str(count), scratch],
             capture_output=True,
             text=True,
             check=True,
             cwd=Path(__file__).parent,
+            env=env,
         ).stdout
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     return result
+
+
+@contextmanager
+def s3_server() -> Iterator[dict[str, str]]:
+    """moto's S3 server in a child process, a bucket in it, and the environment that reaches it."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from airflow_provider_ango.testing.servers import free_port, stop_process, wait_for_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process=server)
+        endpoint = f"http://127.0.0.1:{port}"
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/{BUCKET}", method="PUT"), timeout=30)  # noqa: S310
+        connection = {
+            "conn_type": "aws",
+            "login": "bench",
+            "password": "bench",
+            "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+        }
+        with tempfile.TemporaryDirectory(prefix="bench-airflow-") as home:
+            yield {
+                **os.environ,
+                "AIRFLOW_HOME": home,
+                "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
+                "AWS_EC2_METADATA_DISABLED": "true",
+            }
+    finally:
+        stop_process(server)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--sizes", type=int, default=4, help="also run at records / SIZES")
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        scenario, count, scratch, tables = args.child
-        print(json.dumps(run_child(scenario, int(count), Path(scratch), Path(tables))))
+        scenario, count, scratch = args.child
+        print(json.dumps(run_child(scenario, int(count), Path(scratch))))
         return
 
     mib = 1024 * 1024
     runs: list[tuple[int, dict[str, dict[str, Any]]]] = []
-    for count in sorted({max(1, args.records // args.sizes), args.records}):
-        with tempfile.TemporaryDirectory(prefix="bench-delta-") as tables:
-            results = {scenario: measure(scenario, count, Path(tables)) for scenario in SCENARIOS}
-        for scenario, result in results.items():
-            assert result["records"] == count, (scenario, result)
-        runs.append((count, results))
+    with s3_server() as env:
+        for count in sorted({max(1, args.records // args.sizes), args.records}):
+            results = {scenario: measure(scenario, count, env) for scenario in SCENARIOS}
+            for scenario, result in results.items():
+                assert result["records"] == count, (scenario, result)
+            runs.append((count, results))
 
-    print("Landing an Ango export as lake tables (local files; a record is ~3.3 KiB of JSON)")
+    print("Landing an Ango export as lake tables (a record is ~3.3 KiB of JSON; *-s3 and delta-* to moto)")
     header = ("records", "scenario", "rows", "seconds", "rows/s", "rec/s", "peak MiB")
     print("{:>9} {:<14} {:>9} {:>8} {:>10} {:>9} {:>9}".format(*header))
     for count, results in runs:
@@ -229,7 +264,7 @@ def main() -> None:
     count, results = runs[-1]
     speed = {name: count / result["seconds"] for name, result in results.items()}
     peak = {name: max(result["peak_above_start"], mib) / mib for name, result in results.items()}
-    layouts = ("parquet", "delta-append", "delta-merge")
+    layouts = ("parquet", "parquet-s3", "delta-append", "delta-merge")
     lines = [
         (f"records/s, {name} / ndjson", f"{speed[name] / speed['ndjson']:.2f}x")
         for name in (*layouts, "pyarrow")

@@ -49,7 +49,7 @@ The schema (:mod:`.schema`, every column described there and in the columns' ``c
   (``answer_text`` / ``answer_values``), relation ends, annotation metadata, and
   ``geometry_json`` for any shape (or new tool type) without typed columns.
 
-Delta (:mod:`.delta`): one commit per table per run, annotations first. ``mode="append"``
+Delta (:mod:`.delta`): one data commit per table per run, tasks first. ``mode="append"``
 adds the run's rows; ``mode="merge"`` keeps each task's latest state (by ``updated_at``) and
 replaces a task's annotation rows with the run's. The :class:`AppTransaction` is checked and
 set through Delta's ``txn`` action, so a retried or re-run interval commits nothing twice; a

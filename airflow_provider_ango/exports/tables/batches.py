@@ -37,9 +37,9 @@ class Sizing:
     """
 
     rows_per_group: int = 128 * 1024
-    bytes_per_group: int = 8 * MIB
+    bytes_per_group: int = 4 * MIB
     bytes_per_file: int = 128 * MIB
-    rows_per_chunk: int = 2048
+    rows_per_chunk: int = 256
     #: Delta: delta-rs holds a data file in memory until it is written, and MERGE holds this
     #: much before it spills to local disk.
     delta_file_bytes: int = 32 * MIB

@@ -10,14 +10,17 @@ tables as they were:
    nothing is read and nothing is written;
 3. write the run's rows of both tables, in one pass over the records, as Parquet files in
    the tables' folders (:mod:`.delta_files`): invisible until committed;
-4. commit ``annotations``, then ``tasks``: one commit each, naming the files, carrying the
+4. commit ``tasks``, then ``annotations``: one commit each, naming the files, carrying the
    application transaction and the run's metadata. A commit that loses a race to a concurrent
    writer is worked out again on the new snapshot (after checking the transaction again).
 
 ``mode="append"`` adds the run's rows. ``mode="merge"`` keeps one row per task, its latest
-state (a task whose stored ``updated_at`` is newer than the run's is left alone), and replaces
-all annotation rows of each task of the run: every committed file holding rows of those
-tasks is rewritten without them and removed in the same commit that adds the new rows.
+state (a task whose stored ``updated_at`` is newer than the run's is left alone, in both
+tables: the task table, committed first, is where newer states are found), and replaces all
+annotation rows of each task of the run: every committed file holding rows of those tasks is
+rewritten without them and removed in the same commit that adds the new rows. Every merge
+commit also replaces the table's *merge guard* (an empty file), so two merges at once always
+conflict and the later one is worked out again, even when both only insert new tasks.
 
 Two commits may come before the data commit: the table's creation (version 0, schema and
 partitioning) on the first run, and ``ADD COLUMNS`` when the lake tables have columns an
@@ -55,7 +58,10 @@ from airflow_provider_ango.exports.tables.delta_files import (
     DataFile,
     delete_files,
     files_holding,
+    guard_files,
     rewrite_without,
+    stale_tasks,
+    write_guard,
     write_run_files,
 )
 from airflow_provider_ango.exports.tables.location import delta_rs_uri, table_paths
@@ -85,27 +91,6 @@ def _holds(table: DeltaTable | None, transaction: AppTransaction | None) -> bool
         return False
     found = table.transaction_version(transaction.app_id)
     return found is not None and found >= transaction.version
-
-
-def stale_tasks(table: DeltaTable | None, run: pa.Table) -> pa.Array | None:
-    """Task ids of the run whose stored state in the task table is newer than the run's."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if table is None or not run.num_rows:
-        return None
-    incoming = run.rename_columns(["task_id", "run_updated_at"])
-    found: list[pa.Array] = []
-    for batch in table.to_pyarrow_dataset().to_batches(columns=["task_id", "updated_at"]):
-        joined = pa.Table.from_batches([batch]).join(incoming, keys="task_id", join_type="inner")
-        newer = joined.filter(pc.greater(joined["updated_at"], joined["run_updated_at"]))
-        if newer.num_rows:
-            found.append(newer["task_id"].combine_chunks())
-    if not found:
-        return None
-    stale = pa.concat_arrays(found)
-    log.info("%d task(s) of this run are older than the state the table holds; left alone", len(stale))
-    return stale
 
 
 def _check_unique_tasks(run: pa.Table) -> None:
@@ -184,7 +169,7 @@ def _attempt(
     ours, rewritten, removes = list(files), [], []
     if run.mode == "merge":
         tasks = table if state.name == TASKS else load_table(run.tasks.delta_uri, run.options)
-        stale = stale_tasks(tasks, run.run)
+        stale = stale_tasks(tasks, run.bucket, run.tasks.prefix, run.run) if tasks is not None else None
         replaced = run.run["task_id"].combine_chunks()
         stem = f"part-{run.token}-{attempt}"
         if stale is not None:  # the run's own files lose the tasks the table holds newer states of
@@ -214,6 +199,9 @@ def _attempt(
                 stem=f"{stem}-rw{index}",
             )
             removes.append(RemoveAction(path, True, now, size, values))
+        for path, size, values in guard_files(table):
+            removes.append(RemoveAction(path, True, now, size, values))
+        rewritten.append(write_guard(table, run.bucket, state.prefix, stem))
     copies = [data_file for data_file in ours if data_file not in files]
     try:
         table.create_write_transaction(
@@ -363,7 +351,8 @@ def commit_delta_tables(
     try:
         if mode == "merge":
             _check_unique_tasks(run_tasks)
-        for name in (ANNOTATIONS, TASKS):  # a task's new state shows only once its annotations are in
+        # Tasks first: a merge tells stale tasks by the task table, which must hold the newest.
+        for name in (TASKS, ANNOTATIONS):
             outcomes[name] = _commit_table(states[name], files[name], run, max_attempts)
     except BaseException:
         for name in TABLE_NAMES:
@@ -386,4 +375,4 @@ def _held_version(state: TableState, transaction: AppTransaction) -> int | None:
     return state.version_holding(transaction.app_id, int(state.table.version()))
 
 
-__all__ = ["MODES", "commit_delta_tables", "stale_tasks"]
+__all__ = ["MODES", "commit_delta_tables"]

@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COMPRESSIONS = ("zstd", "snappy", "gzip", "none")
+PARQUET_TYPE = "application/vnd.apache.parquet"
+#: Both tables' files are open at once, each holding one upload part: the smallest part S3
+#: takes (and a multiple of GCS's 256 KiB) keeps that low.
+UPLOAD_PART_BYTES = 5 * 1024 * 1024
 OpenWrite = Callable[[str], AbstractContextManager[Writable]]
 
 
@@ -196,7 +200,7 @@ def write_parquet_tables(
         registries = dict(zip(TABLE_NAMES, (task_files, annotation_files), strict=True))
 
         def open_write(key: str) -> AbstractContextManager[Writable]:
-            return bucket.open_write(key, content_type="application/vnd.apache.parquet")
+            return bucket.open_write(key, content_type=PARQUET_TYPE, part_size=UPLOAD_PART_BYTES)
 
         parts = {
             name: ParquetParts(

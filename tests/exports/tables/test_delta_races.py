@@ -26,6 +26,7 @@ from tests.exports.tables.conftest import (
     expected_boxes,
     read_delta,
     table_rows,
+    task_id_of,
 )
 from tests.exports.tables.proxy import HoldingProxy
 from tests.exports.tables.test_delta_tables import DAY0, DAY1, run
@@ -58,43 +59,74 @@ def held_commits(s3_bucket: TestBucket, monkeypatch: pytest.MonkeyPatch) -> Iter
         proxy.__exit__(None, None, None)
 
 
-@pytest.mark.parametrize("mode", ["merge", "append"])
-def test_two_runs_committing_at_once_both_land(s3_bucket: TestBucket, held_commits: Any, mode: str) -> None:
-    run(s3_bucket, 0, DAY0, mode=mode)  # version 1 (0 is the creation), straight to the emulator
+def race(
+    bucket: TestBucket, held_commits: Any, mode: str, *intervals: list[tuple[str, Answer]]
+) -> dict[int, Any]:
+    """Land days 1 and 2 at once; the proxy lets their first commits (tasks) go at the same moment."""
     proxy = held_commits(2)
-    later = [("e", Answer(boxes=[("car", 50)])), ("f", Answer(boxes=[("bus", 60)], weather="hail"))]
     results: dict[int, Any] = {}
     errors: list[BaseException] = []
 
     def land(day: int, entries: list[tuple[str, Answer]]) -> None:
         try:
-            results[day] = run(s3_bucket, day, entries, mode=mode, conn_id=PROXY_CONN)
+            results[day] = run(bucket, day, entries, mode=mode, conn_id=PROXY_CONN)
         except BaseException as error:  # reported by the assertion below
             errors.append(error)
 
-    threads = [threading.Thread(target=land, args=args) for args in ((1, DAY1), (2, later))]
+    threads = [threading.Thread(target=land, args=(day, entries)) for day, entries in enumerate(intervals, 1)]
     for thread in threads:
         thread.start()
     assert proxy.wait_held(2), f"the two commits never met: {proxy.seen[-5:]}"
-    proxy.release()  # both PUTs of version 2 go at once: one wins, one gets 412
+    proxy.release()  # both PUTs of the same version go at once: one wins, one gets 412
     for thread in threads:
         thread.join(timeout=120)
-
     assert errors == []
-    annotations = [results[day].table("annotations") for day in (1, 2)]
-    assert all(outcome.committed for outcome in annotations)
-    assert sorted(outcome.version for outcome in annotations) == [2, 3]
-    if mode == "merge":  # the loser re-ran its merge on the winner's snapshot
-        assert sorted(outcome.attempts for outcome in annotations) == [1, 2]
+    assert all(outcome.committed for result in results.values() for outcome in result.tables)
+    return results
+
+
+@pytest.mark.parametrize("mode", ["merge", "append"])
+def test_two_runs_committing_at_once_both_land(s3_bucket: TestBucket, held_commits: Any, mode: str) -> None:
+    run(s3_bucket, 0, DAY0, mode=mode)  # version 1 (0 is the creation), straight to the emulator
+    later = [("b", Answer(boxes=[("van", 70)])), ("e", Answer(boxes=[("bus", 60)], weather="hail"))]
+    results = race(s3_bucket, held_commits, mode, DAY1, later)  # both re-label task b
+
+    tasks = [results[day].table("tasks") for day in (1, 2)]
+    assert sorted(outcome.version for outcome in tasks) == [2, 3]
     table = read_delta(results[1].uris["annotations"], s3_bucket.conn_id)
     boxes = table_rows(table.filter(_is_box(table)), "task_id", "title", "bbox_x")
-    latest = {**dict(DAY0), **dict(DAY1), **dict(later)}
     if mode == "merge":
-        assert boxes == expected_boxes(latest)
-    else:
+        # The loser's merge was worked out again on the winner's snapshot, whichever won: b ends
+        # with the answer of the later interval, never with both or with day 1's.
+        assert sorted(outcome.attempts for outcome in tasks) == [1, 2]
+        assert boxes == expected_boxes({**dict(DAY0), **dict(DAY1), **dict(later)})
+    else:  # blind appends: delta-rs puts the loser after the winner by itself
         assert boxes == sorted(
             expected_boxes(dict(DAY0)) + expected_boxes(dict(DAY1)) + expected_boxes(dict(later))
         )
+
+
+def test_two_merges_inserting_the_same_new_task_at_once_keep_one_row_of_it(
+    s3_bucket: TestBucket, held_commits: Any
+) -> None:
+    """Neither merge removes a data file (the task is new to both): the merge guard makes them conflict."""
+    run(s3_bucket, 0, DAY0)
+    results = race(
+        s3_bucket,
+        held_commits,
+        "merge",
+        [("n", Answer(boxes=[("car", 1)]))],
+        [("n", Answer(boxes=[("bus", 2)]))],
+    )
+
+    assert sorted(results[day].table("tasks").attempts for day in (1, 2)) == [1, 2]
+    tasks = read_delta(results[1].uris["tasks"], s3_bucket.conn_id)
+    assert tasks["task_id"].to_pylist().count(task_id_of("n")) == 1
+    annotations = read_delta(results[1].uris["annotations"], s3_bucket.conn_id)
+    new = annotations.filter(_is_box(annotations))
+    assert [
+        row[1:] for row in table_rows(new, "task_id", "title", "bbox_x") if row[0] == task_id_of("n")
+    ] == [("bus", 2.0)]
 
 
 def _is_box(table: Any) -> Any:
