@@ -22,6 +22,9 @@ nor deltalake nor a cloud SDK - they load on the first call)::
     result.to_xcom()   # {"layout", "mode", "records", "app_id", "partition",
                        #  "tables": {"tasks": {"uri", "version", "committed", "rows", ...}, ...}}
 
+    # reading a Delta table back (DuckDB, pyarrow), with the same connection's credentials
+    dataset = delta_dataset("s3://lake/ango/tasks", conn_id="aws_default")
+
 ``records`` is any iterable of export records (dicts, one Ango asset with its ``task`` each),
 such as :func:`airflow_provider_ango.exports.records.iter_zip_records`; it is read once, and
 memory stays flat: rows are gathered into bounded batches (:class:`Sizing`) that become
@@ -53,7 +56,7 @@ Delta (:mod:`.delta`): one data commit per table per run, tasks first. ``mode="a
 adds the run's rows; ``mode="merge"`` keeps each task's latest state (by ``updated_at``) and
 replaces a task's annotation rows with the run's. The :class:`AppTransaction` is checked and
 set through Delta's ``txn`` action, so a retried or re-run interval commits nothing twice; a
-commit that loses a race to a concurrent writer is retried from the local spool. Columns a
+commit that loses a race to a concurrent writer is worked out again on the new snapshot. Columns a
 table lacks are added (schema evolution); a table that cannot take the rows, or a location
 holding files that are not a Delta table, is refused before anything is written.
 Credentials come from the Airflow connection (:mod:`.storage`) and never reach logs,
@@ -66,6 +69,7 @@ from airflow_provider_ango.exports.tables.batches import Sizing
 from airflow_provider_ango.exports.tables.delta import MODES, commit_delta_tables
 from airflow_provider_ango.exports.tables.location import TablePaths, table_paths
 from airflow_provider_ango.exports.tables.parquet import COMPRESSIONS, write_parquet_tables
+from airflow_provider_ango.exports.tables.reading import delta_dataset
 from airflow_provider_ango.exports.tables.result import AppTransaction, TableOutcome, TablesResult
 from airflow_provider_ango.exports.tables.schema import (
     ANNOTATIONS,
@@ -91,6 +95,7 @@ __all__ = [
     "TablePaths",
     "TablesResult",
     "commit_delta_tables",
+    "delta_dataset",
     "describe_columns",
     "storage_options",
     "table_paths",

@@ -30,20 +30,16 @@ class Sizing:
     """How big row groups and files get.
 
     The defaults keep a worker's peak memory for both tables together within 64 MiB at 50,000
-    records (``benchmarks/bench_tables.py``) while giving readers row groups of up to 8 MiB
+    records (``benchmarks/bench_tables.py``) while giving readers row groups of up to 4 MiB
     of Arrow data (128 Ki rows at most) and files of up to ``bytes_per_file`` bytes as stored
-    (a file is closed after the row group that passes it). Delta tables use the same bounds
-    for the files delta-rs writes.
+    (a file is closed after the row group that passes it). The Delta layout writes its data
+    files with the same bounds.
     """
 
     rows_per_group: int = 128 * 1024
     bytes_per_group: int = 4 * MIB
     bytes_per_file: int = 128 * MIB
     rows_per_chunk: int = 256
-    #: Delta: delta-rs holds a data file in memory until it is written, and MERGE holds this
-    #: much before it spills to local disk.
-    delta_file_bytes: int = 32 * MIB
-    merge_memory_bytes: int = 32 * MIB
 
     def __post_init__(self) -> None:
         for name in (
@@ -51,8 +47,6 @@ class Sizing:
             "bytes_per_group",
             "bytes_per_file",
             "rows_per_chunk",
-            "delta_file_bytes",
-            "merge_memory_bytes",
         ):
             if getattr(self, name) < 1:
                 raise AngoExportConfigError(f"{name} must be at least 1, got {getattr(self, name)}")

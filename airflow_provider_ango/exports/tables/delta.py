@@ -118,7 +118,7 @@ class _Run:
     sizing: Sizing
     bucket: BucketHook
     token: str
-    run: pa.Table  # task_id, updated_at of every task of the run
+    run_tasks: pa.Table  # task_id, updated_at of every task of the run
     tasks: TableState
 
     def properties(self) -> Any:
@@ -147,8 +147,7 @@ def _prepared(state: TableState, table: DeltaTable | None, run: _Run) -> DeltaTa
             storage_options=run.options.as_dict(),
         )
         table = load_table(state.delta_uri, run.options) or table
-    _, added = check_compatible(state, table, ours, run.partition)
-    if added:
+    if check_compatible(state, table, ours, run.partition):
         missing = [
             field for field in ours if field.name not in set(pa.schema(table.schema().to_arrow()).names)
         ]
@@ -169,8 +168,8 @@ def _attempt(
     ours, rewritten, removes = list(files), [], []
     if run.mode == "merge":
         tasks = table if state.name == TASKS else load_table(run.tasks.delta_uri, run.options)
-        stale = stale_tasks(tasks, run.bucket, run.tasks.prefix, run.run) if tasks is not None else None
-        replaced = run.run["task_id"].combine_chunks()
+        stale = stale_tasks(tasks, run.bucket, run.tasks.prefix, run.run_tasks) if tasks is not None else None
+        replaced = run.run_tasks["task_id"].combine_chunks()
         stem = f"part-{run.token}-{attempt}"
         if stale is not None:  # the run's own files lose the tasks the table holds newer states of
             replaced = replaced.filter(pc.invert(pc.is_in(replaced, value_set=stale)))

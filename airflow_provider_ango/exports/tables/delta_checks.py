@@ -1,7 +1,7 @@
 """Before anything is written: is each target a Delta table, an empty place or neither; can it take the rows?
 
 Checked once before the records are read (so a bad destination fails in seconds, not after
-the export was spooled) and again on every commit attempt (the table may have changed):
+the export was read and written) and again on every commit attempt (the table may have changed):
 
 - a location with files but no ``_delta_log/`` is not a table: refused, naming the URI;
 - an existing table must have the key columns, the same partition columns, and the same
@@ -130,13 +130,8 @@ def _delta_fields(schema: Any) -> dict[str, dict[str, Any]]:
 
 def check_compatible(
     state: TableState, table: DeltaTable, ours: pa.Schema, partition: tuple[str, ...]
-) -> tuple[pa.Schema, bool]:
-    """(the schema to write, whether columns are added) for an existing table; or a clear error.
-
-    The schema to write is the table's columns (in the table's order, ours filling them, the
-    table's extra nullable columns as nulls) followed by the columns only we have.
-    """
-    import pyarrow as pa
+) -> bool:
+    """Whether the table lacks columns of the lake tables (to be added); or a clear error."""
     from deltalake import Schema as DeltaSchema
 
     theirs = _delta_fields(table.schema())
@@ -170,10 +165,7 @@ def check_compatible(
             f"Delta table {state.uri} has non-null column(s) {', '.join(required)} that the lake tables "
             f"do not write; make them nullable, or {fix}"
         )
-    table_arrow = pa.schema(table.schema().to_arrow())
-    fields = [ours.field(name) if name in mine else table_arrow.field(name) for name in theirs]
-    added = [ours.field(name) for name in ours.names if name not in theirs]
-    return pa.schema(fields + added, metadata=ours.metadata), bool(added)
+    return any(name not in theirs for name in ours.names)
 
 
 def load_table(delta_uri: str, options: StorageOptions) -> DeltaTable | None:
