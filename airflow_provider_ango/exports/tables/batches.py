@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow_provider_ango.exports.errors import AngoExportConfigError
+from airflow_provider_ango.exceptions import AngoExportConfigError
 from airflow_provider_ango.exports.tables.rows import Row, split_record
 from airflow_provider_ango.exports.tables.schema import ANNOTATIONS, TASKS, table_schema
 

@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_provider_ango.exports.errors import (
+from airflow_provider_ango.exceptions import (
     AngoExportConfigError,
     AngoExportFormatError,
     AngoLandingError,

@@ -21,10 +21,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_ango.exceptions import truncate
-from airflow_provider_ango.exports.errors import AngoExportConfigError, AngoLandingError
+from airflow_provider_ango.exceptions import AngoExportConfigError, AngoLandingError
 from airflow_provider_ango.exports.tables.schema import KEYS
 from airflow_provider_ango.exports.tables.storage import StorageOptions
+from airflow_provider_ango.redaction import truncate
 
 if TYPE_CHECKING:
     import pyarrow as pa

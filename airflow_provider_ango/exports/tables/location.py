@@ -19,9 +19,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from airflow_provider_ango.exports.errors import AngoExportConfigError
+from airflow_provider_ango.exceptions import AngoExportConfigError
 from airflow_provider_ango.exports.tables.schema import TABLE_NAMES, column_names
-from airflow_provider_ango.hooks._bucket_base import BucketLocation
+from airflow_provider_ango.hooks.bucket.base import BucketLocation
 
 _PARTITION = re.compile(r"(?P<key>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>[^/=]+)")
 

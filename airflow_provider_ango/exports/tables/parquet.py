@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_ango.exports.errors import AngoExportConfigError
+from airflow_provider_ango.exceptions import AngoExportConfigError
 from airflow_provider_ango.exports.landing import MANIFEST_NAME, MANIFEST_VERSION, Destination, publish
 from airflow_provider_ango.exports.layouts import HashingWriter, Writable
 from airflow_provider_ango.exports.registry import FileEntry, FileRegistry

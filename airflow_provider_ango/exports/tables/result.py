@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_ango.exports.errors import AngoExportConfigError
+from airflow_provider_ango.exceptions import AngoExportConfigError
 
 APP_ID_PREFIX = "airflow-provider-ango"
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from airflow_provider_ango.exports.errors import AngoExportFormatError
+from airflow_provider_ango.exceptions import AngoExportFormatError
 
 Row = dict[str, Any]
 

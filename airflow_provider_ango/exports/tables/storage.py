@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from airflow_provider_ango.exceptions import scrub_text
-from airflow_provider_ango.exports.errors import AngoExportConfigError
-from airflow_provider_ango.hooks._bucket_address import is_aws_endpoint
-from airflow_provider_ango.hooks._bucket_base import BucketLocation
+from airflow_provider_ango.exceptions import AngoExportConfigError
+from airflow_provider_ango.hooks.bucket.address import is_aws_endpoint
+from airflow_provider_ango.hooks.bucket.base import BucketLocation
+from airflow_provider_ango.redaction import scrub_text
 
 DEFAULT_CONN_IDS = {"s3": "aws_default", "gcs": "google_cloud_default", "azure": "wasb_default"}
 PUBLIC_GCS = {"https://storage.googleapis.com", "https://www.googleapis.com"}
@@ -79,7 +79,7 @@ def _http(endpoint: str, options: dict[str, str]) -> None:
 def s3_options(location: BucketLocation, conn_id: str) -> StorageOptions:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    from airflow_provider_ango.hooks._bucket_s3 import S3Store
+    from airflow_provider_ango.hooks.bucket.s3 import S3Store
 
     hook = S3Hook(aws_conn_id=conn_id)
     config = hook.conn_config

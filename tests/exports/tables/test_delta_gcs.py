@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from airflow_provider_ango.exports.errors import AngoLandingError
+from airflow_provider_ango.exceptions import AngoLandingError
 from airflow_provider_ango.exports.tables import commit_delta_tables
 from tests.exports.tables.conftest import START, Answer, records_of
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_provider_ango.exports.errors import AngoExportConfigError
+from airflow_provider_ango.exceptions import AngoExportConfigError
 from airflow_provider_ango.exports.tables import AppTransaction, commit_delta_tables
 from tests.exports.tables.conftest import (
     DAY,
@@ -338,7 +338,7 @@ def test_a_table_that_cannot_take_the_rows_is_refused_before_any_write(
 
 
 def test_a_bad_record_fails_the_run_before_either_table_is_written(s3_bucket: TestBucket) -> None:
-    from airflow_provider_ango.exports.errors import AngoExportFormatError
+    from airflow_provider_ango.exceptions import AngoExportFormatError
 
     good = record("a", Answer(boxes=[("car", 1)]), START)
     broken = {

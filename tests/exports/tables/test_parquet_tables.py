@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pytest
 
-from airflow_provider_ango.exports.errors import AngoExportFormatError
+from airflow_provider_ango.exceptions import AngoExportFormatError
 from airflow_provider_ango.exports.landing import Destination
 from airflow_provider_ango.exports.tables import Sizing, write_parquet_tables
 from tests.exports.tables.conftest import (

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from airflow_provider_ango.exports.errors import AngoExportConfigError, AngoLandingError
+from airflow_provider_ango.exceptions import AngoExportConfigError, AngoLandingError
 from airflow_provider_ango.exports.tables import commit_delta_tables, storage_options
 from airflow_provider_ango.hooks.bucket import parse_bucket_uri
 from airflow_provider_ango.testing.servers import AZURITE_ACCOUNT, AZURITE_KEY

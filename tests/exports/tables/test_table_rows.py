@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_ango.exports.errors import AngoExportConfigError, AngoExportFormatError
+from airflow_provider_ango.exceptions import AngoExportConfigError, AngoExportFormatError
 from airflow_provider_ango.exports.tables.location import delta_rs_uri, table_paths
 from airflow_provider_ango.exports.tables.result import AppTransaction, TableOutcome, TablesResult
 from airflow_provider_ango.exports.tables.rows import split_record, to_micros
