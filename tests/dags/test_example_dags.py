@@ -117,7 +117,7 @@ def test_parsing_the_example_dags_imports_no_cloud_sdk() -> None:
 
 
 # -- job 2: scheduled export to the lake -------------------------------------------------------
-def test_scheduled_export_lands_the_interval_partition_and_the_reader_dag_sees_it(
+def test_scheduled_export_merges_into_the_delta_tables_and_the_reader_dag_sees_it(
     ango: AngoEmulator,
     ango_connection: str,
     new_bucket: NewBucket,
