@@ -26,6 +26,7 @@ from airflow_provider_ango.exports.locations import bucket_root, object_in_bucke
 from airflow_provider_ango.exports.safe_keys import safe_path_segment
 from airflow_provider_ango.exports.sealing import unseal_url
 from airflow_provider_ango.exports.staging import STAGED_NAME, stage_export, staged_summary
+from airflow_provider_ango.exports.table_landing import TABLE_LAYOUTS, check_table_mode, land_tables
 from airflow_provider_ango.exports.window import WindowArg, coerce_window, incremental_window, window_summary
 from airflow_provider_ango.hooks.ango import AngoHubHook, endpoints
 from airflow_provider_ango.models.export import ExportOptions, SignedUrl
@@ -231,7 +232,12 @@ class AngoLandExportOperator(BaseOperator):
     ``layout``: ``raw`` (the zip as ``export.zip``), ``ndjson`` (``part-00000.ndjson`` ...,
     each at most ``max_rows_per_part`` records and ``max_bytes_per_part`` bytes), ``json``
     (the same parts as JSON arrays) or ``split`` (one ``<externalId>-<hash>.json`` per asset,
-    safe from path traversal and collisions). Records are streamed (JSON arrays element by element), so
+    safe from path traversal and collisions), or the lake tables ``tasks`` and ``annotations``
+    (:mod:`airflow_provider_ango.exports.tables`): ``parquet`` (Parquet files in each table's
+    partition folder, landed like the other layouts) or ``delta`` (Delta Lake tables beside
+    each other under the destination's root, one commit per table, ``mode="append"`` or
+    ``mode="merge"`` keyed by task id; a retried or re-run interval commits nothing twice).
+    Records are streamed (JSON arrays element by element), so
     memory stays flat however large the export. Files are written under a temporary prefix
     and published only when all are written; ``_manifest.json`` (records, bytes, SHA-256 per
     file, the export's options and window) and ``_SUCCESS`` come last, and files of an earlier
@@ -242,11 +248,16 @@ class AngoLandExportOperator(BaseOperator):
     templated part, e.g. ``s3://lake/ango/`` for ``s3://lake/ango/dt={{ ds }}/``), its extra
     carrying the landed partition's URI and counts; schedule downstream DAGs on it.
 
-    Returns (XCom): ``{destination_uri, manifest_uri, layout, records, files, bytes}``.
+    Returns (XCom): ``{destination_uri, manifest_uri, layout, records, files, bytes}``; for
+    ``parquet`` and ``delta``: ``{destination_uri, layout, mode, records, app_id, partition,
+    tables: {tasks: {uri, rows, version, committed, ...}, annotations: {...}}}`` (the Asset
+    event's extra carries the same, so the table URIs and the committed Delta versions).
 
     :param source: the trigger task's XCom (``trigger.output``) or a staged zip URI (templated).
     :param destination_uri: destination prefix, e.g.
         ``s3://lake/ango/project={{ params.project_id }}/dt={{ ds }}/`` (templated).
+    :param mode: ``layout="delta"`` only (templated): ``"append"`` adds the run's rows, ``"merge"``
+        keeps each task's latest state and replaces its annotation rows.
     :param compression: ``"gzip"`` for ``.ndjson.gz`` / ``.json.gz`` parts (those layouts only).
     :param asset: the Asset to emit, or None for the default above.
     :param emit_asset: False to emit no Asset event.
@@ -256,7 +267,7 @@ class AngoLandExportOperator(BaseOperator):
     :param scratch_dir: local folder for the spooled zip (it needs the zip's size on disk).
     """
 
-    template_fields: Sequence[str] = ("source", "destination_uri", "layout", "asset_partition_key")
+    template_fields: Sequence[str] = ("source", "destination_uri", "layout", "mode", "asset_partition_key")
     ui_color = "#e2f0d9"
 
     def __init__(
@@ -265,6 +276,7 @@ class AngoLandExportOperator(BaseOperator):
         source: Any,
         destination_uri: str,
         layout: str = "ndjson",
+        mode: str = "append",
         max_rows_per_part: int = 100_000,
         max_bytes_per_part: int = 128 * 1024 * 1024,
         compression: Compression = None,
@@ -278,6 +290,8 @@ class AngoLandExportOperator(BaseOperator):
     ) -> None:
         if "{{" not in layout:  # a templated layout (a Param, say) is checked once rendered
             check_layout(layout, compression)
+            if "{{" not in mode:
+                check_table_mode(layout, mode)
         self.asset = (asset or default_asset(destination_uri)) if emit_asset else None
         if self.asset is not None:
             outlets = list(kwargs.pop("outlets", None) or [])
@@ -286,6 +300,7 @@ class AngoLandExportOperator(BaseOperator):
         self.source = source
         self.destination_uri = destination_uri
         self.layout = layout
+        self.mode = mode
         self.max_rows_per_part = max_rows_per_part
         self.max_bytes_per_part = max_bytes_per_part
         self.compression = compression
@@ -296,6 +311,7 @@ class AngoLandExportOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         check_layout(self.layout, self.compression)
+        check_table_mode(self.layout, self.mode)
         info = source_info(self.source)
         staging, key = object_in_bucket(info["staging_uri"], self.staging_conn_id, "source")
         bucket, prefix = bucket_root(self.destination_uri, self.destination_conn_id, "destination_uri")
@@ -313,17 +329,30 @@ class AngoLandExportOperator(BaseOperator):
         with tempfile.TemporaryDirectory(prefix="ango-land-", dir=self.scratch_dir) as scratch:
             zip_path = Path(scratch) / "export.zip"
             spool_staged_zip(staging, key, zip_path, sha256=info.get("sha256"), size=info.get("bytes"))
-            result = land(
-                destination,
-                zip_path,
-                layout=self.layout,
-                header=header,
-                max_rows=self.max_rows_per_part,
-                max_bytes=self.max_bytes_per_part,
-                compression=self.compression,
-                scratch_dir=scratch,
-            )
-        xcom = result.to_xcom()
+            if self.layout in TABLE_LAYOUTS:  # pyarrow and deltalake load here, not when the DAG is parsed
+                xcom = land_tables(
+                    zip_path,
+                    destination,
+                    layout=self.layout,
+                    mode=self.mode,
+                    conn_id=self.destination_conn_id,
+                    header=header,
+                    dag_id=self.dag_id,
+                    task_id=self.task_id,
+                    data_interval=(context.get("data_interval_start"), context.get("data_interval_end")),
+                    scratch_dir=scratch,
+                )
+            else:
+                xcom = land(
+                    destination,
+                    zip_path,
+                    layout=self.layout,
+                    header=header,
+                    max_rows=self.max_rows_per_part,
+                    max_bytes=self.max_bytes_per_part,
+                    compression=self.compression,
+                    scratch_dir=scratch,
+                ).to_xcom()
         self._emit_asset_event(context, {**xcom, "window": info.get("window"), "sha256": info.get("sha256")})
         return xcom
 
@@ -342,8 +371,8 @@ class AngoLandExportOperator(BaseOperator):
 
 
 def check_layout(layout: str, compression: Compression) -> None:
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout {layout!r} is unknown; use one of {', '.join(LAYOUTS)}")
+    if layout not in (*LAYOUTS, *TABLE_LAYOUTS):
+        raise ValueError(f"layout {layout!r} is unknown; use one of {', '.join((*LAYOUTS, *TABLE_LAYOUTS))}")
     if compression not in (None, "gzip"):
         raise ValueError(f"compression {compression!r} is unknown; use None or 'gzip'")
     if compression and layout not in ("ndjson", "json"):
