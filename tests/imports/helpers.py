@@ -138,7 +138,7 @@ def import_assets(
         project_id=project_id,
         manifest=manifest,
         manifest_conn_id=store.bucket.conn_id,
-        recheck_delay=0,
+        settle=0,
         **kwargs,
     )
     result: dict[str, Any] = operator.execute(run_context(None, None, try_number))  # type: ignore[arg-type]

@@ -29,11 +29,13 @@ def test_sensor_pokes_until_the_manifest_is_imported(
     sensor = make_sensor(store, project["_id"], built, deferrable=False, mode="poke")
     first = sensor.poke(run_context(None, None))  # type: ignore[arg-type]
     assert not first.is_done  # type: ignore[union-attr]
-    assert first.xcom_value == {"expected": 5, "found": 0, "project_tasks": 0}  # type: ignore[union-attr]
+    # The scope batch does not exist yet: one project read, nothing to list.
+    assert first.xcom_value == {"expected": 5, "found": 0, "requests": 1, "listed": 0}  # type: ignore[union-attr]
     import_assets(store, project["_id"], built)
     done = sensor.poke(run_context(None, None))  # type: ignore[arg-type]
     assert done.is_done  # type: ignore[union-attr]
-    assert done.xcom_value == {"expected": 5, "found": 5, "project_tasks": 5}  # type: ignore[union-attr]
+    # The batch now exists (one project read); the tasks updated since the first check: one page.
+    assert done.xcom_value == {"expected": 5, "found": 5, "requests": 2, "listed": 5}  # type: ignore[union-attr]
 
 
 def test_deferred_sensor_hands_over_urls_and_counts_and_the_trigger_fires(
@@ -67,10 +69,11 @@ def test_deferred_sensor_hands_over_urls_and_counts_and_the_trigger_fires(
     revived._sleep = import_while_waiting
 
     event = asyncio.run(first_event(revived))
-    assert event.payload == {"status": "success", "expected": 6, "found": 6, "project_tasks": 6}
+    assert event.payload == {"status": "success", "expected": 6, "found": 6, "requests": 2, "listed": 6}
     assert sleeps == [5.0]
     assert sensor.execute_complete(run_context(None, None), event.payload) == {  # type: ignore[arg-type]
         "expected": 6,
         "found": 6,
-        "project_tasks": 6,
+        "requests": 2,
+        "listed": 6,
     }

@@ -31,7 +31,7 @@ def test_trigger_reports_timeout_and_errors_as_events(
         project["_id"], built["manifests"], s3_store.bucket.conn_id, timeout_at=0.0
     )
     timed_out = asyncio.run(first_event(late)).payload
-    assert timed_out == {"status": "timeout", "expected": 1, "found": 0, "project_tasks": 0}
+    assert timed_out == {"status": "timeout", "expected": 1, "found": 0, "requests": 1, "listed": 0}
     missing = AngoAssetsImportedTrigger("0" * 24, built["manifests"], s3_store.bucket.conn_id)
     failed = asyncio.run(first_event(missing)).payload
     assert failed["status"] == "error"
