@@ -140,8 +140,7 @@ def import_assets(
         project_id=project_id,
         manifest=manifest,
         manifest_conn_id=store.bucket.conn_id,
-        settle=0,
-        **kwargs,
+        **{"settle": 0, **kwargs},
     )
     result: dict[str, Any] = operator.execute(run_context(None, None, try_number))  # type: ignore[arg-type]
     return result

@@ -57,7 +57,14 @@ def test_every_item_joins_its_scope_batch_besides_the_users_batches() -> None:
         Obj("cam-1/b.jpg", last_modified=T0 + timedelta(days=1, hours=3)),
         Obj("top.jpg", last_modified=T0 + timedelta(hours=23)),
     ]
-    builder = ItemBuilder(rules, BuildOptions(), TimeWindow(), lambda key: f"https://x/{key}", _no_read, logging.getLogger(__name__))
+    builder = ItemBuilder(
+        rules,
+        BuildOptions(),
+        TimeWindow(),
+        lambda key: f"https://x/{key}",
+        _no_read,
+        logging.getLogger(__name__),
+    )
     batches = {record.payload["externalId"]: record.payload["batches"] for record in builder.build(objects)}
     assert batches == {
         "cam-1/a.jpg": ["nightly", "cam-1", "import:b/incoming:2024-05-01"],
@@ -74,7 +81,12 @@ def test_a_multi_page_folder_is_scoped_by_its_newest_page() -> None:
         Obj("doc/p2.png", last_modified=T0 + timedelta(days=2)),
     ]
     builder = ItemBuilder(
-        rules, BuildOptions(multi_page=True), TimeWindow(), lambda key: f"https://x/{key}", _no_read, logging.getLogger(__name__)
+        rules,
+        BuildOptions(multi_page=True),
+        TimeWindow(),
+        lambda key: f"https://x/{key}",
+        _no_read,
+        logging.getLogger(__name__),
     )
     (record,) = list(builder.build(pages))
     assert record.payload["batches"] == ["import:b:2024-05-03"]

@@ -91,7 +91,9 @@ def test_same_interval_twice_imports_nothing_the_second_time(
     ]
     (scope_batch,) = built["scope_batches"]
     assert scope_batch.startswith(f"import:{store.bucket.name}/incoming:")
-    assert orjson.loads(requests[1]["queryParams"]["filters"]) == {"batches": [batch_id(project, scope_batch)]}
+    assert orjson.loads(requests[1]["queryParams"]["filters"]) == {
+        "batches": [batch_id(project, scope_batch)]
+    }
     assert second["skipped_existing"] == len(HOSTILE_KEYS)
     counts = assert_each_once(ango, project["_id"], len(HOSTILE_KEYS))
     assert counts["batches"]["nightly"] == len(HOSTILE_KEYS)
