@@ -157,6 +157,7 @@ def synthetic_manifest(
     objects: Iterable[Obj],
     window: TimeWindow | None = None,
     scope_prefix: str | None = None,
+    external_id: str | None = None,
 ) -> dict[str, Any]:
     """A manifest of objects that need not exist (so their ``last_modified`` can be any day), built
     as the build operator builds one: the same item rules with the scope batch of its source
@@ -176,7 +177,7 @@ def synthetic_manifest(
     prefix = "incoming/"
     seen: set[str] = set()
     rules = with_scope_batch(
-        ItemRules(prefix=prefix, bucket=store.bucket.name),
+        ItemRules(prefix=prefix, bucket=store.bucket.name, external_id=external_id),
         scope_prefix or default_scope_prefix(store.bucket.name, prefix),
         seen,
     )

@@ -30,10 +30,12 @@ def test_a_chunk_is_due_only_settle_seconds_after_its_post() -> None:
     assert ledger.take_due(wait=False) is None  # neither has had 30 s yet
     time.now = 121.0
     first = ledger.take_due(wait=False)
-    assert first is not None and first.items == [("b", {})]  # the older POST first
+    assert first is not None
+    assert first.items == [("b", {})]  # the older POST first
     assert ledger.take_due(wait=False) is None
     second = ledger.take_due(wait=True)  # waits the 9 s left
-    assert second is not None and second.items == [("a", {})]
+    assert second is not None
+    assert second.items == [("a", {})]
     assert time.slept == [9.0]
     assert ledger.take_due(wait=True) is None
 

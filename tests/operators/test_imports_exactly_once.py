@@ -105,7 +105,8 @@ def test_a_chunk_applied_2_5_timeouts_after_its_post_is_neither_doubled_nor_lost
     assert applied_at is not None
     # ... because it was looked for only after it had been applied (settle after its POST).
     recheck = ango.control.requests(path_pattern="/assets$", since=posts[0]["seq"])
-    assert recheck and recheck[0]["at"] >= applied_at
+    assert recheck
+    assert recheck[0]["at"] >= applied_at
 
 
 def test_a_write_applied_later_than_settle_is_deleted_again(
@@ -209,6 +210,7 @@ def test_the_look_back_overlap_with_the_previous_day_is_found_in_that_days_scope
     )
     day_1, day_2 = second["scope_batches"]
     assert first["scope_batches"] == [day_1]
+    assert day_2.endswith(":2024-05-02")
     assert (first["counts"]["items"], second["counts"]["items"]) == (12, 20)
 
     assert import_assets(s3_store, project["_id"], first)["submitted"] == 12
