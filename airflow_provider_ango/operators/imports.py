@@ -64,12 +64,9 @@ class AngoBuildImportOperator(BaseOperator):
     ids. ``contextData`` holds ``bucket``, ``key``, ``size``, ``etag``, ``lastModified`` (unless
     ``source_context=False``) plus ``context_data``.
 
-    **Scope batch.** Every item also joins the batch ``<scope_batch_prefix>:<YYYY-MM-DD>``, the UTC
-    day of its file's ``last_modified`` (a multi-page folder: its newest page's); the prefix
-    defaults to ``import:<bucket>/<prefix>`` of ``source_uri`` and must start with ``import:``. The
-    import's existence check lists only these batches (see :class:`AngoImportAssetsOperator`), so
-    keep the prefix when the source moves, and give two DAGs of one source the same one.
-    ``scope_batches=False`` leaves it out (the import then lists the whole project).
+    **Scope batch.** Every item also joins ``<scope_batch_prefix>:<YYYY-MM-DD>`` (its file's UTC
+    day; prefix by default ``import:<bucket>/<prefix>``, always starting ``import:``), the batch the
+    import's existence check lists; ``scope_batches=False`` leaves it out.
 
     **Files.** ``include`` / ``exclude`` are globs on the key relative to ``source_uri`` (``*``
     stays in one folder, ``**`` crosses folders: ``"**/*.jpg"``). ``asset_types`` picks types by
@@ -260,26 +257,14 @@ class AngoBuildImportOperator(BaseOperator):
 class AngoImportAssetsOperator(BaseOperator):
     """Import a manifest into an Ango Hub project, each externalId once.
 
-    The manifest is read twice as a stream (never held); its externalIds are kept as 8-byte
-    fingerprints (memory O(manifest)). Existing externalIds are found by ``presence``:
-
-    * ``"scope"`` (default): the assets of the manifest's scope batches only (the build operator
-      gives every item one, named from the source and the file's UTC day), pages of 100:
-      ``O(items of those days / 100)`` GETs, the same in a project of ten thousand assets or of a
-      million. It sees every earlier import of the same files (a re-run, a retry, the look-back
-      overlap, a late write, another DAG of the same source); it does not see assets added by
-      anything else, nor an externalId reused by a file modified on another day.
-    * ``"project"``: the whole project, ``ceil(project_assets / 100)`` GETs.
-
-    Batch names are resolved (and created, unless ``create_missing_batches=False``) with the same
-    project read. Items go ``chunk_size`` per POST. A POST that may or may not have been applied
-    (:class:`~airflow_provider_ango.exceptions.AngoAmbiguousWriteError`) is set aside while the
-    others go on; ``settle`` seconds after it was sent its externalIds are looked for, only the
-    absent ones are sent again, and duplicates a later write made anyway are deleted at the end. A
-    retried task first waits until ``settle`` has passed since the previous try could have posted
-    (``settle - retry_delay``), then checks again, so a retry never duplicates. Run one import per
-    project at a time (e.g. a pool with one slot per project): two concurrent imports of the same
-    files could both find them missing.
+    The manifest is streamed twice (its externalIds kept as 8-byte fingerprints). ``presence``
+    says what the existence check lists: ``"scope"`` (default) only the manifest's scope batches
+    (``O(items of those days / 100)`` GETs, whatever the project holds; it sees every earlier import
+    of the same source, not assets added by anything else), ``"project"`` the whole project.
+    Batches are resolved (and created) with the same project read; ``chunk_size`` items a POST. An
+    ambiguous POST is set aside and re-checked ``settle`` seconds after it was sent; only absent
+    items are sent again, duplicates a later write made anyway are deleted. A retry first waits
+    ``settle - retry_delay`` seconds. Run one import per project at a time. README: "Importing assets".
 
     :param manifest: the build operator's output (``build.output``), a URI, or a list of URIs.
     :param batches: batch names every asset joins (besides the manifest items' own batches).
