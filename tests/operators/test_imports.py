@@ -227,9 +227,13 @@ def test_a_manifest_with_bad_lines_imports_the_good_ones_and_reports_the_bad(
         orjson.dumps(good[3]),  # the same externalId twice: sent once
     ]
     s3_store.hook.write_bytes("manifests/hand/assets-00000.ndjson", b"\n".join(lines) + b"\n")
+    since = last_seq(ango)
     result = import_assets(
         s3_store, project["_id"], f"{s3_store.bucket.uri}/manifests/hand/assets-00000.ndjson"
     )
+    # A hand-made manifest carries no scope batch: it is checked against the whole project.
+    (listing,) = ango.control.requests(path_pattern="/assets$", since=since)
+    assert orjson.loads(listing["queryParams"]["filters"]) == {}
     assert result == {
         "submitted": 4,
         "skipped_existing": 0,
@@ -343,3 +347,16 @@ def test_100k_items_import_with_one_post_per_chunk(
     counts = ango.control.counts(project["_id"])
     assert counts["assets"] == count
     assert counts["duplicateExternalIds"] == {}
+
+
+def test_bad_presence_and_scope_prefix_are_refused_when_the_dag_is_parsed() -> None:
+    from airflow_provider_ango.operators.imports import AngoBuildImportOperator, AngoImportAssetsOperator
+
+    with pytest.raises(ValueError, match="presence must be 'scope' or 'project'"):
+        AngoImportAssetsOperator(task_id="i", project_id="p", manifest="s3://b/m.ndjson", presence="all")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="settle must be >= 0"):
+        AngoImportAssetsOperator(task_id="i", project_id="p", manifest="s3://b/m.ndjson", settle=-1)
+    with pytest.raises(ValueError, match="must start with 'import:'"):
+        AngoBuildImportOperator(
+            task_id="b", source_uri="s3://b/in/", manifest_uri="s3://b/m.ndjson", scope_batch_prefix="cams"
+        )

@@ -156,3 +156,22 @@ def test_a_few_missing_ids_are_looked_up_when_many_tasks_changed_meanwhile(
         1:
     ]
     assert lookups == [{"externalId": item["externalId"]} for item in items[1_997:]]
+
+
+def test_a_manifest_without_scope_batches_is_watched_across_the_whole_project(
+    s3_store: Store, ango: AngoEmulator, project: dict[str, Any]
+) -> None:
+    ango.control.insert_assets(project["_id"], count=150)  # other assets of the project
+    items = [{"data": f"https://cdn.example.com/{n}.jpg", "externalId": f"hand-{n}"} for n in range(3)]
+    s3_store.hook.write_bytes("manifests/hand/a.ndjson", b"\n".join(orjson.dumps(item) for item in items))
+    manifest = f"{s3_store.bucket.uri}/manifests/hand/a.ndjson"
+    sensor = make_sensor(s3_store, project["_id"], manifest, deferrable=False, mode="poke", updated_margin=0)
+    first = sensor.poke(run_context(None, None))  # type: ignore[arg-type]
+    assert first.xcom_value == {"expected": 3, "found": 0, "requests": 2, "listed": 150}  # type: ignore[union-attr]
+    ango.control.insert_assets(project["_id"], assets=items)
+    since = last_seq(ango)
+    done = sensor.poke(run_context(None, None))  # type: ignore[arg-type]
+    # The whole project, but only its tasks updated since the first check: the 3 new ones.
+    assert done.xcom_value == {"expected": 3, "found": 3, "requests": 1, "listed": 3}  # type: ignore[union-attr]
+    (listing,) = ango.control.requests(since=since)
+    assert set(orjson.loads(listing["queryParams"]["filter"])) == {"updatedAt"}
