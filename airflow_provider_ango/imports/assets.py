@@ -31,7 +31,7 @@ from airflow_provider_ango.imports.existence import ExistenceCheck, Presence
 from airflow_provider_ango.imports.fingerprints import FingerprintSet, fingerprint
 from airflow_provider_ango.imports.presence import DEFAULT_PAGE_SIZE
 from airflow_provider_ango.imports.scope import ManifestScope, ScopeCollector
-from airflow_provider_ango.imports.settle import Items, SettleLedger, extra_assets
+from airflow_provider_ango.imports.settle import Items, SettleLedger, delete_extras, extra_assets
 from airflow_provider_ango.models.api import Project
 from airflow_provider_ango.models.imports import AngoImportItem, validation_reason
 from airflow_provider_ango.progress import LogLike, Progress
@@ -41,7 +41,6 @@ ManifestLines = Callable[[], Iterator[tuple[str, int, bytes]]]
 PresenceMode = Literal["scope", "project"]
 PRESENCE_MODES = ("scope", "project")
 MAX_LOGGED_INVALID = 10
-DELETE_CHUNK = 500
 
 
 @dataclass
@@ -374,30 +373,18 @@ class AssetImporter:
             waited,
             len(extras),
         )
-        for start in range(0, len(extras), DELETE_CHUNK):
-            batch = extras[start : start + DELETE_CHUNK]
-            try:
-                self.hook.delete_assets(self.settings.project_id, batch)
-            except AngoAmbiguousWriteError as error:
-                self.log.warning(
-                    "Deleting %d duplicate(s) may have failed (%s); looking again", len(batch), error
-                )
-                again = extra_assets(self._present(ids, with_assets=True).assets)
-                remaining = [asset_id for asset_id in again if asset_id in set(batch)]
-                if remaining:
-                    self.hook.delete_assets(self.settings.project_id, remaining)
-            self.counts.removed_duplicates += len(batch)
+        self.counts.removed_duplicates += delete_extras(
+            extras,
+            lambda asset_ids: self.hook.delete_assets(self.settings.project_id, asset_ids),
+            lambda: extra_assets(self._present(ids, with_assets=True).assets),
+            self.log,
+        )
         if extras:
             self.log.warning(
                 "Removed %d duplicate asset(s) that a write applied later than settle=%s s made",
                 len(extras),
                 self.settings.settle,
             )
-
-    def which_exist(self, external_ids: list[str]) -> set[str]:
-        """The subset of ``external_ids`` present now (in the run's scope, or the project)."""
-        found = self._present(external_ids).found
-        return {external_id for external_id in external_ids if external_id in found}
 
     def _present(self, external_ids: list[str], with_assets: bool = False) -> Presence:
         check = self.check or ExistenceCheck(

@@ -18,8 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_ango.exceptions import AngoAmbiguousWriteError
+from airflow_provider_ango.progress import LogLike
+
 #: ``(externalId, import item)`` pairs of one chunk.
 Items = list[tuple[str, dict[str, Any]]]
+DELETE_CHUNK = 500
 
 
 @dataclass
@@ -86,4 +90,25 @@ def extra_assets(assets_by_id: dict[str, list[Any]]) -> list[str]:
     return extras
 
 
-__all__ = ["Items", "SettleLedger", "Unsettled", "extra_assets"]
+def delete_extras(
+    extras: list[str],
+    delete: Callable[[list[str]], Any],
+    extras_now: Callable[[], list[str]],
+    log: LogLike,
+) -> int:
+    """Delete ``extras`` (asset ids) ``DELETE_CHUNK`` at a time; after an ambiguous delete, only those
+    still extra when looked at again (``extras_now()``) are deleted once more. The count deleted."""
+    for start in range(0, len(extras), DELETE_CHUNK):
+        batch = extras[start : start + DELETE_CHUNK]
+        try:
+            delete(batch)
+        except AngoAmbiguousWriteError as error:
+            log.warning("Deleting %d duplicate(s) may have failed (%s); looking again", len(batch), error)
+            wanted = set(batch)
+            remaining = [asset_id for asset_id in extras_now() if asset_id in wanted]
+            if remaining:
+                delete(remaining)
+    return len(extras)
+
+
+__all__ = ["DELETE_CHUNK", "Items", "SettleLedger", "Unsettled", "delete_extras", "extra_assets"]

@@ -3,6 +3,7 @@ the oldest asset of each externalId."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from airflow_provider_ango.imports.settle import SettleLedger, extra_assets
@@ -64,3 +65,24 @@ def test_extra_assets_are_all_but_the_oldest_of_each_external_id() -> None:
         "z": [A("65a0000000000000000000e5"), A("65a0000000000000000000e5")],  # the same asset twice
     }
     assert extra_assets(assets) == ["65a0000000000000000000b2", "65a0000000000000000000c3"]
+
+
+def test_an_ambiguous_delete_is_sent_again_only_for_what_is_still_extra() -> None:
+    from airflow_provider_ango.exceptions import AngoAmbiguousWriteError
+    from airflow_provider_ango.imports.settle import delete_extras
+
+    sent: list[list[str]] = []
+    gone: set[str] = set()
+
+    def delete(asset_ids: list[str]) -> None:
+        sent.append(asset_ids)
+        if len(sent) == 1:  # applied in part, then the connection dropped
+            gone.add(asset_ids[0])
+            raise AngoAmbiguousWriteError(None, "DELETE", "/v2/project/p/assets", "dropped")
+        gone.update(asset_ids)
+
+    extras = ["b", "c", "d"]
+    removed = delete_extras(extras, delete, lambda: [a for a in extras if a not in gone], logging.getLogger())
+    assert removed == 3
+    assert sent == [["b", "c", "d"], ["c", "d"]]
+    assert gone == {"b", "c", "d"}
