@@ -113,7 +113,7 @@ with DAG(
             "submitted": imported.get("submitted", 0),
             "skipped_existing": imported.get("skipped_existing", 0),
             "tasks_found": tasks.get("found", 0),
-            "project_tasks": tasks.get("project_tasks", 0),
+            "tasks_listed": tasks.get("listed", 0),
         }
         print(
             f"Window {summary['window']['start']} .. {summary['window']['end']}: {summary['items']} new "

@@ -9,7 +9,7 @@ the build operator's XCom (a dict with ``manifests``), one URI, or a list of URI
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from airflow_provider_ango.hooks.bucket import BucketHook, BucketUriError
 from airflow_provider_ango.imports.fingerprints import FingerprintSet
+from airflow_provider_ango.imports.scope import ManifestScope, ScopeCollector
 from airflow_provider_ango.models.imports import AngoImportItem
 
 
@@ -105,22 +106,52 @@ class BucketFiles:
         return result
 
 
-def manifest_fingerprints(files: BucketFiles, uris: Sequence[str]) -> FingerprintSet:
-    """The externalIds of the valid items of a manifest, as fingerprints (frozen)."""
-    ids = FingerprintSet()
+def valid_items(files: BucketFiles, uris: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """The valid items of a manifest, streamed (an invalid line is never imported: it is skipped)."""
     for _uri, _number, line in files.lines(uris):
         try:
             raw = orjson.loads(line)
             AngoImportItem.model_validate(raw)
         except (orjson.JSONDecodeError, ValidationError):
-            continue  # an invalid line is never imported, so it is not waited for
+            continue
+        yield raw
+
+
+def manifest_fingerprints(files: BucketFiles, uris: Sequence[str]) -> FingerprintSet:
+    """The externalIds of the valid items of a manifest, as fingerprints (frozen)."""
+    return manifest_scope(files, uris).ids
+
+
+def manifest_scope(files: BucketFiles, uris: Sequence[str]) -> ManifestScope:
+    """The valid items' externalIds (fingerprints) and the scope batches they carry."""
+    ids = FingerprintSet()
+    scopes = ScopeCollector()
+    for raw in valid_items(files, uris):
         ids.add(raw["externalId"])
-    return ids.freeze()
+        scopes.add(raw.get("batches"))
+    return scopes.scope(ids)
+
+
+def missing_external_ids(
+    files: BucketFiles, uris: Sequence[str], is_missing: Callable[[str], bool], limit: int
+) -> list[str]:
+    """The first ``limit`` externalIds of the manifest for which ``is_missing`` holds, each once."""
+    found: dict[str, None] = {}
+    for raw in valid_items(files, uris):
+        external_id = raw["externalId"]
+        if external_id not in found and is_missing(external_id):
+            found[external_id] = None
+            if len(found) >= limit:
+                break
+    return list(found)
 
 
 __all__ = [
     "BucketFiles",
     "manifest_fingerprints",
+    "manifest_scope",
     "manifest_uris",
+    "missing_external_ids",
     "split_object_uri",
+    "valid_items",
 ]

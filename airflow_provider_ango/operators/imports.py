@@ -19,7 +19,7 @@ from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_ango.hooks.ango import AngoHubHook
 from airflow_provider_ango.hooks.bucket import BucketHook
-from airflow_provider_ango.imports.assets import AssetImporter, ImportSettings
+from airflow_provider_ango.imports.assets import PRESENCE_MODES, AssetImporter, ImportSettings, PresenceMode
 from airflow_provider_ango.imports.builder import AttachmentRule, BuildOptions, ItemBuilder
 from airflow_provider_ango.imports.labels import LabelImporter, iter_label_file
 from airflow_provider_ango.imports.manifest import (
@@ -37,6 +37,7 @@ from airflow_provider_ango.imports.rules import (
     check_asset_types,
     check_template,
 )
+from airflow_provider_ango.imports.scope import check_scope_prefix, default_scope_prefix, with_scope_batch
 from airflow_provider_ango.imports.sources import BucketFiles, manifest_uris, split_object_uri
 from airflow_provider_ango.imports.window import compute_window
 
@@ -63,6 +64,10 @@ class AngoBuildImportOperator(BaseOperator):
     ids. ``contextData`` holds ``bucket``, ``key``, ``size``, ``etag``, ``lastModified`` (unless
     ``source_context=False``) plus ``context_data``.
 
+    **Scope batch.** Every item also joins ``<scope_batch_prefix>:<YYYY-MM-DD>`` (its file's UTC
+    day; prefix by default ``import:<bucket>/<prefix>``, always starting ``import:``), the batch the
+    import's existence check lists; ``scope_batches=False`` leaves it out.
+
     **Files.** ``include`` / ``exclude`` are globs on the key relative to ``source_uri`` (``*``
     stays in one folder, ``**`` crosses folders: ``"**/*.jpg"``). ``asset_types`` picks types by
     extension (image, video, audio, pdf, text, markdown, dicom, point_cloud; ``other`` for the
@@ -80,7 +85,7 @@ class AngoBuildImportOperator(BaseOperator):
     published together at the end, so a retry never leaves half a manifest.
 
     :return: ``{"manifests": [uri, ...], "errors": uri | None, "counts": {"items", "invalid",
-        "listed", "<type>": n, ...}, "window": {"start", "end"}}``
+        "listed", "<type>": n, ...}, "window": {"start", "end"}, "scope_batches": [name, ...]}``
     """
 
     template_fields: Sequence[str] = (
@@ -97,6 +102,7 @@ class AngoBuildImportOperator(BaseOperator):
         "context_data",
         "storage_id",
         "video_sidecar",
+        "scope_batch_prefix",
     )
     ui_color = "#f0e4ff"
 
@@ -126,9 +132,15 @@ class AngoBuildImportOperator(BaseOperator):
         storage_id: str | None = None,
         max_manifest_bytes: int = DEFAULT_MAX_BYTES,
         max_manifest_rows: int = DEFAULT_MAX_ROWS,
+        scope_batch_prefix: str | None = None,
+        scope_batches: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if scope_batch_prefix and "{{" not in scope_batch_prefix:
+            check_scope_prefix(scope_batch_prefix)
+        self.scope_batch_prefix = scope_batch_prefix
+        self.scope_batches = scope_batches
         self.source_uri = source_uri
         self.manifest_uri = manifest_uri
         self.source_conn_id = source_conn_id
@@ -182,6 +194,10 @@ class AngoBuildImportOperator(BaseOperator):
             context_data=self.context_data,
             source_context=self.source_context,
         )
+        scope_names: set[str] = set()
+        if self.scope_batches:
+            prefix = self.scope_batch_prefix or default_scope_prefix(source.bucket, source.prefix)
+            rules = with_scope_batch(rules, prefix, scope_names)
         options = BuildOptions(
             asset_types=self.asset_types,
             image_dimensions=self.image_dimensions,
@@ -225,6 +241,7 @@ class AngoBuildImportOperator(BaseOperator):
             "errors": target.uri_for(written.errors_key) if written.errors_key else None,
             "counts": counts,
             "window": window.to_xcom(),
+            "scope_batches": sorted(scope_names),
         }
         self.log.info(
             "Manifest: %d item(s) in %d shard(s), %d invalid%s; counts %s",
@@ -240,22 +257,23 @@ class AngoBuildImportOperator(BaseOperator):
 class AngoImportAssetsOperator(BaseOperator):
     """Import a manifest into an Ango Hub project, each externalId once.
 
-    The manifest is read twice as a stream (never held). Existing externalIds are found with
-    one paged listing of the project's assets, checked against the manifest's externalIds kept
-    as 8-byte fingerprints: memory O(manifest), ``ceil(project_assets / page_size)`` GETs.
-    Batch names are resolved (and created, unless ``create_missing_batches=False``) with one
-    project read. Items go ``chunk_size`` per POST. If a POST fails in a way that may have
-    been applied (:class:`~airflow_provider_ango.exceptions.AngoAmbiguousWriteError`), the
-    chunk's externalIds are looked up after ``recheck_delay`` seconds and only the missing ones
-    are sent again; a retried task re-lists the project first, so a retry never duplicates.
-    Run one import per project at a time (e.g. ``max_active_tis_per_dag=1``): two concurrent
-    imports of the same files could both find them missing.
+    The manifest is streamed twice (its externalIds kept as 8-byte fingerprints). ``presence``
+    says what the existence check lists: ``"scope"`` (default) only the manifest's scope batches
+    (``O(items of those days / 100)`` GETs, whatever the project holds; it sees every earlier import
+    of the same source, not assets added by anything else), ``"project"`` the whole project.
+    Batches are resolved (and created) with the same project read; ``chunk_size`` items a POST. An
+    ambiguous POST is set aside and re-checked ``settle`` seconds after it was sent; only absent
+    items are sent again, duplicates a later write made anyway are deleted. A retry first waits
+    ``settle - retry_delay`` seconds. Run one import per project at a time. README: "Importing assets".
 
     :param manifest: the build operator's output (``build.output``), a URI, or a list of URIs.
     :param batches: batch names every asset joins (besides the manifest items' own batches).
     :param dry_run: read and check everything, change nothing, and report what would happen.
+    :param presence: ``"scope"`` or ``"project"`` (above).
+    :param settle: seconds Ango may take to apply a write (default 5 times the hook's timeout, 300 s).
+    :param max_ambiguous_rounds: how often a chunk may be sent again after ambiguous failures.
     :return: ``{"submitted", "skipped_existing", "invalid", "duplicates", "total", "chunks",
-        "dry_run"}``
+        "ambiguous", "resent", "removed_duplicates", "dry_run"}``
     """
 
     template_fields: Sequence[str] = ("project_id", "manifest", "batches", "storage_id")
@@ -274,13 +292,18 @@ class AngoImportAssetsOperator(BaseOperator):
         create_missing_batches: bool = True,
         storage_id: str | None = None,
         dry_run: bool = False,
-        recheck_delay: float = 10.0,
+        presence: PresenceMode = "scope",
+        settle: float | None = None,
         max_ambiguous_rounds: int = 3,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if chunk_size < 1 or page_size < 1:
             raise ValueError("chunk_size and page_size must be >= 1")
+        if presence not in PRESENCE_MODES:
+            raise ValueError(f"presence must be 'scope' or 'project', got {presence!r}")
+        if settle is not None and settle < 0:
+            raise ValueError(f"settle must be >= 0 seconds, got {settle!r}")
         self.project_id = project_id
         self.manifest = manifest
         self.manifest_conn_id = manifest_conn_id
@@ -291,7 +314,8 @@ class AngoImportAssetsOperator(BaseOperator):
         self.create_missing_batches = create_missing_batches
         self.storage_id = storage_id
         self.dry_run_only = dry_run  # BaseOperator.dry_run() is a method; keep it callable
-        self.recheck_delay = recheck_delay
+        self.presence: PresenceMode = presence
+        self.settle = settle
         self.max_ambiguous_rounds = max_ambiguous_rounds
 
     @cached_property
@@ -301,9 +325,14 @@ class AngoImportAssetsOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         uris = manifest_uris(self.manifest)
         ti = context.get("ti")
+        settle = self.settle if self.settle is not None else 5 * self.hook.timeout
+        retry_wait = 0.0
         if ti is not None and getattr(ti, "try_number", 1) > 1:
+            # The previous try may have died with a POST in Ango's hands; it ended at least
+            # retry_delay ago, so only the rest of the settle time is left to wait.
+            retry_wait = max(0.0, settle - self.retry_delay.total_seconds())
             self.log.info(
-                "Retry (try %s): what earlier tries imported is found by the listing", ti.try_number
+                "Retry (try %s): what earlier tries imported is found by the existence check", ti.try_number
             )
         files = BucketFiles(self.manifest_conn_id)
         settings = ImportSettings(
@@ -314,8 +343,10 @@ class AngoImportAssetsOperator(BaseOperator):
             create_missing_batches=self.create_missing_batches,
             storage_id=self.storage_id or None,
             dry_run=self.dry_run_only,
-            recheck_delay=self.recheck_delay,
+            presence=self.presence,
+            settle=settle,
             max_ambiguous_rounds=self.max_ambiguous_rounds,
+            retry_wait=retry_wait,
         )
         importer = AssetImporter(self.hook, settings, self.log)
         self.log.info("Importing %d manifest shard(s) into project %s", len(uris), self.project_id)

@@ -44,6 +44,13 @@ def read_lines(store: Store, uri: str) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in data.splitlines() if line.strip()]
 
 
+def batch_id(project: dict[str, Any], name: str) -> str:
+    from airflow_provider_ango.hooks.ango import AngoHubHook
+
+    with AngoHubHook() as hook:
+        return hook.get_project(project["_id"]).batch_ids_by_name()[name]
+
+
 def assert_each_once(ango: AngoEmulator, project_id: str, expected: int) -> dict[str, Any]:
     counts = ango.control.counts(project_id)
     assert counts["duplicateExternalIds"] == {}
@@ -75,10 +82,18 @@ def test_same_interval_twice_imports_nothing_the_second_time(
     since = last_seq(ango)
     second = import_assets(store, project["_id"], rebuilt)
     assert second["submitted"] == 0
-    # Nothing new: one listing of the project, no batch read or creation, no POST.
-    assert [entry["method"] + " " + entry["path"] for entry in ango.control.requests(since=since)] == [
-        f"GET /v2/project/{project['_id']}/assets"
+    # Nothing new: one project read (batch names to ids) and one page of the scope batch's assets;
+    # no batch creation, no POST.
+    requests = ango.control.requests(since=since)
+    assert [entry["method"] + " " + entry["path"] for entry in requests] == [
+        f"GET /v2/project/{project['_id']}",
+        f"GET /v2/project/{project['_id']}/assets",
     ]
+    (scope_batch,) = built["scope_batches"]
+    assert scope_batch.startswith(f"import:{store.bucket.name}/incoming:")
+    assert orjson.loads(requests[1]["queryParams"]["filters"]) == {
+        "batches": [batch_id(project, scope_batch)]
+    }
     assert second["skipped_existing"] == len(HOSTILE_KEYS)
     counts = assert_each_once(ango, project["_id"], len(HOSTILE_KEYS))
     assert counts["batches"]["nightly"] == len(HOSTILE_KEYS)
@@ -148,34 +163,51 @@ def test_a_task_killed_mid_import_then_retried_leaves_each_external_id_once(
     assert_each_once(ango, project["_id"], 30)
 
 
+@pytest.mark.parametrize("presence", ["scope", "project"])
 @pytest.mark.parametrize(
     ("fault", "applied"),
     [({"kind": "truncate"}, True), ({"kind": "status", "status": 500}, False), ({"kind": "reset"}, False)],
 )
 def test_an_ambiguous_post_is_rechecked_within_the_task(
-    s3_store: Store, ango: AngoEmulator, ango_connection: str, fault: dict[str, Any], applied: bool
+    s3_store: Store,
+    ango: AngoEmulator,
+    ango_connection: str,
+    fault: dict[str, Any],
+    applied: bool,
+    presence: str,
 ) -> None:
-    # 600 assets already: 6 listing pages of 100, so re-checking 5 ids one by one is the cheaper way.
+    # 600 assets already, none of them from this source: 6 listing pages of the whole project.
     project = ango.control.seed_project(name="big", synthetic_assets={"count": 600})
     for number in range(12):
         s3_store.put(f"{number:02d}.png")
     built = build(s3_store, "run", *s3_store.interval_around_all())
     ango.control.add_fault(f"/v2/project/{project['_id']}/cloud", method="POST", **fault)
     since = last_seq(ango)
-    result = import_assets(s3_store, project["_id"], built, chunk_size=5)
+    result = import_assets(s3_store, project["_id"], built, chunk_size=5, presence=presence)
     assert result["submitted"] == 12
+    assert result["ambiguous"] == 5
+    assert result["resent"] == (0 if applied else 5)
+    assert result["removed_duplicates"] == 0
     assert_each_once(ango, project["_id"], 600 + 12)
     posts = ango.control.requests(path_pattern="/cloud$", since=since)
-    lookups = ango.control.requests(path_pattern="/assets$", since=since)
+    listings = ango.control.requests(path_pattern="/assets$", since=since)
     # 3 chunks; the first one is sent again only when the failed POST was not applied.
     assert len(posts) == (3 if applied else 4)
     if applied:
         assert posts[1]["body"] != posts[0]["body"]  # the next chunk, not the same one again
     else:
         assert posts[1]["body"] == posts[0]["body"]
-    assert len(lookups) == 6 + 5  # the listing, then one exact look-up per id of the failed chunk
-    exact = [entry["queryParams"]["filters"] for entry in lookups[6:]]
-    assert exact == [f'{{"externalId":"{number:02d}.png"}}' for number in range(5)]
+    filters = [orjson.loads(entry["queryParams"]["filters"]) for entry in listings]
+    if presence == "scope":
+        # The scope batch did not exist before the run: nothing to list. The re-check (and, after a
+        # re-send, the duplicate check) read the scope batch's one page: the 600 are never listed.
+        assert len(listings) == (1 if applied else 2)
+        assert all(set(f) == {"batches"} for f in filters)
+    else:
+        # The whole project (6 pages), then one exact look-up per id of the failed chunk (fewer ids
+        # than listing pages), and again for the duplicate check after a re-send.
+        assert len(listings) == 6 + 5 + (0 if applied else 5)
+        assert filters[6:11] == [{"externalId": f"{number:02d}.png"} for number in range(5)]
 
 
 # -- bad manifest lines -----------------------------------------------------------------------
@@ -195,9 +227,13 @@ def test_a_manifest_with_bad_lines_imports_the_good_ones_and_reports_the_bad(
         orjson.dumps(good[3]),  # the same externalId twice: sent once
     ]
     s3_store.hook.write_bytes("manifests/hand/assets-00000.ndjson", b"\n".join(lines) + b"\n")
+    since = last_seq(ango)
     result = import_assets(
         s3_store, project["_id"], f"{s3_store.bucket.uri}/manifests/hand/assets-00000.ndjson"
     )
+    # A hand-made manifest carries no scope batch: it is checked against the whole project.
+    (listing,) = ango.control.requests(path_pattern="/assets$", since=since)
+    assert orjson.loads(listing["queryParams"]["filters"]) == {}
     assert result == {
         "submitted": 4,
         "skipped_existing": 0,
@@ -205,6 +241,9 @@ def test_a_manifest_with_bad_lines_imports_the_good_ones_and_reports_the_bad(
         "duplicates": 1,
         "total": 8,
         "chunks": 1,
+        "ambiguous": 0,
+        "resent": 0,
+        "removed_duplicates": 0,
         "dry_run": False,
     }
     assert_each_once(ango, project["_id"], 4)
@@ -308,3 +347,16 @@ def test_100k_items_import_with_one_post_per_chunk(
     counts = ango.control.counts(project["_id"])
     assert counts["assets"] == count
     assert counts["duplicateExternalIds"] == {}
+
+
+def test_bad_presence_and_scope_prefix_are_refused_when_the_dag_is_parsed() -> None:
+    from airflow_provider_ango.operators.imports import AngoBuildImportOperator, AngoImportAssetsOperator
+
+    with pytest.raises(ValueError, match="presence must be 'scope' or 'project'"):
+        AngoImportAssetsOperator(task_id="i", project_id="p", manifest="s3://b/m.ndjson", presence="all")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="settle must be >= 0"):
+        AngoImportAssetsOperator(task_id="i", project_id="p", manifest="s3://b/m.ndjson", settle=-1)
+    with pytest.raises(ValueError, match="must start with 'import:'"):
+        AngoBuildImportOperator(
+            task_id="b", source_uri="s3://b/in/", manifest_uri="s3://b/m.ndjson", scope_batch_prefix="cams"
+        )
