@@ -13,7 +13,7 @@ minutes are what they cost at the Standard plan's 100 requests a minute. Three p
    page size 100 (measured) beside the old client at page size 1,000, whose figures are
    *computed* as the requests it made (its whole-project listing: ``ceil(P / 1000)`` GETs; then one
    project read and ``ceil(N / 500)`` POSTs).
-3. **The client's rate limiter** against the emulator's limit scaled to 100 requests a second (the
+3. **The client's rate limiter** against the emulator's limit scaled to 100 requests in 5 seconds (the
    same arithmetic as 100 a minute), 8 workers sharing one key: the rate the server sees, as a
    fraction of the allowed rate, and the 429s (none expected).
 
@@ -47,6 +47,9 @@ BUCKET, PREFIX = "camera-drops", "incoming/"
 PER_MINUTE = 100  # the Standard plan
 LIMITER_REQUESTS = 1_000
 LIMITER_WORKERS = 8
+#: The limiter's window, scaled from Ango's minute: long enough that one answer's latency per window
+#: is a small share of it (at 1 s it is several per cent), short enough for a bench.
+LIMITER_WINDOW = 5.0
 LIMITER_BOUND = 0.95
 
 
@@ -293,7 +296,7 @@ def paced_part(url: str, window: float) -> list[str]:
     real = 60.0 / (60.0 + latency)
     verdict = "met" if fraction >= LIMITER_BOUND else "NOT met"
     return [
-        f"\n3. The client's limiter at {allowed} requests per {window:g} s (the Standard plan, 60x faster), "
+        f"\n3. The client's limiter at {allowed} requests per {window:g} s (the Standard plan, scaled), "
         f"{LIMITER_WORKERS} workers",
         f"{len(arrivals):,} requests in {seconds:.1f} s, 429s: {limited}; {steady:.1f} requests per window "
         f"after the first = {fraction:.3f} of the allowed rate (bound {LIMITER_BOUND}: {verdict}); "
@@ -336,20 +339,21 @@ def main() -> None:
         }
     )
     counting, counting_url = start_emulator(["--rate-limit", "off"])
-    paced, paced_url = start_emulator(["--rate-limit", "100/s"])
+    paced, paced_url = start_emulator(["--rate-limit", f"{PER_MINUTE}/{LIMITER_WINDOW:g}s"])
     try:
         os.environ["AIRFLOW_CONN_ANGO_DEFAULT"] = connection(
             counting_url, {"batch_refs": "names", "requests_per_minute": 0}
         )
         os.environ["AIRFLOW_CONN_ANGO_PACED"] = connection(
-            paced_url, {"batch_refs": "names", "requests_per_minute": PER_MINUTE, "rate_window_seconds": 1.0}
+            paced_url,
+            {"batch_refs": "names", "requests_per_minute": PER_MINUTE, "rate_window_seconds": LIMITER_WINDOW},
         )
         from airflow_provider_ango.emulator.control import EmulatorControl
 
         manifest = home / "night.ndjson"
         write_night(manifest, args.night)
         started = time.perf_counter()
-        limiter_lines = paced_part(paced_url, 1.0)
+        limiter_lines = paced_part(paced_url, LIMITER_WINDOW)
         with EmulatorControl(counting_url) as control:
             measured = part_one(control, manifest, args.night, sizes)
             part_two(control, manifest, args.night, measured)
