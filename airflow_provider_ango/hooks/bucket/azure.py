@@ -11,9 +11,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from airflow_provider_ango.exceptions import BucketError, BucketObjectNotFoundError, BucketUriError
+from airflow_provider_ango.exceptions import (
+    BucketError,
+    BucketNotFoundError,
+    BucketObjectNotFoundError,
+    BucketUriError,
+)
 from airflow_provider_ango.hooks.bucket.address import azure_public_base
-from airflow_provider_ango.hooks.bucket.base import BucketObject, Store, Upload, utc
+from airflow_provider_ango.hooks.bucket.base import BucketObject, Store, Upload, check_connection, utc
 from airflow_provider_ango.hooks.bucket.streams import ranged_chunks
 from airflow_provider_ango.redaction import scrub_text, truncate
 
@@ -43,6 +48,7 @@ class AzureStore(Store):
     def airflow_hook(self) -> WasbHook:
         from airflow.providers.microsoft.azure.hooks.wasb import WasbHook
 
+        check_connection("azure", self.conn_id)
         return WasbHook(wasb_conn_id=self.conn_id)
 
     @cached_property
@@ -81,7 +87,7 @@ class AzureStore(Store):
             yield
         except ResourceNotFoundError as exc:
             if full_key is None or _error_code(exc) == "ContainerNotFound":
-                raise BucketError(
+                raise BucketNotFoundError(
                     f"Azure container {self.bucket!r} does not exist for connection {self.conn_id!r}: "
                     "create it, or fix the container in the URI"
                 ) from exc

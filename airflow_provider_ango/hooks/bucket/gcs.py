@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_ango.exceptions import BucketError, BucketObjectNotFoundError
+from airflow_provider_ango.exceptions import BucketError, BucketNotFoundError, BucketObjectNotFoundError
 from airflow_provider_ango.hooks.bucket.address import endpoint_base
-from airflow_provider_ango.hooks.bucket.base import BucketObject, Store, Upload, utc
+from airflow_provider_ango.hooks.bucket.base import BucketObject, Store, Upload, check_connection, utc
 from airflow_provider_ango.hooks.bucket.streams import ranged_chunks
 from airflow_provider_ango.redaction import scrub_text, truncate
 
@@ -30,6 +30,7 @@ class GCSStore(Store):
     def airflow_hook(self) -> GCSHook:
         from airflow.providers.google.cloud.hooks.gcs import GCSHook
 
+        check_connection("gcs", self.conn_id)
         return GCSHook(gcp_conn_id=self.conn_id)
 
     @cached_property
@@ -54,7 +55,7 @@ class GCSStore(Store):
             raise  # already ours
         except api.NotFound as exc:
             if full_key is None:
-                raise BucketError(
+                raise BucketNotFoundError(
                     f"GCS bucket {self.bucket!r} does not exist for connection {self.conn_id!r}: "
                     "create it, or fix the bucket in the URI"
                 ) from exc

@@ -7,14 +7,14 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_ango.exceptions import BucketError, BucketObjectNotFoundError
+from airflow_provider_ango.exceptions import BucketError, BucketNotFoundError, BucketObjectNotFoundError
 from airflow_provider_ango.hooks.bucket.address import (
     endpoint_base,
     is_aws_endpoint,
     s3_region,
     s3_virtual_host_base,
 )
-from airflow_provider_ango.hooks.bucket.base import BucketObject, Store, Upload, utc
+from airflow_provider_ango.hooks.bucket.base import BucketObject, Store, Upload, check_connection, utc
 from airflow_provider_ango.redaction import scrub_text, truncate
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ class S3Store(Store):
     def airflow_hook(self) -> S3Hook:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
+        check_connection("s3", self.conn_id)
         return S3Hook(aws_conn_id=self.conn_id)
 
     @cached_property
@@ -56,6 +57,13 @@ class S3Store(Store):
             raise self._client_error(exc, action, full_key) from exc
         except BotoCoreError as exc:
             detail = truncate(scrub_text(str(exc)))
+            if type(exc).__name__ == "NoCredentialsError":
+                raise BucketError(
+                    f"Could not {action} {self.describe(full_key)}: connection {self.conn_id!r} gives no AWS "
+                    "credentials and boto3 found none (environment, instance profile): define the connection "
+                    f"(AIRFLOW_CONN_{self.conn_id.upper()}) with a key pair or role, or pass the task's "
+                    "*_conn_id argument for this bucket"
+                ) from exc
             raise BucketError(
                 f"Could not {action} {self.describe(full_key)} through connection {self.conn_id!r}: {detail}"
             ) from exc
@@ -67,7 +75,7 @@ class S3Store(Store):
         if code in _NOT_FOUND and full_key is not None:
             return BucketObjectNotFoundError(f"{what} does not exist (could not {action} it)")
         if code == "NoSuchBucket":
-            return BucketError(
+            return BucketNotFoundError(
                 f"S3 bucket {self.bucket!r} does not exist for connection {self.conn_id!r}: "
                 "create it, or fix the bucket in the URI (or the endpoint_url of the connection)"
             )
