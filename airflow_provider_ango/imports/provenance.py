@@ -146,7 +146,9 @@ def check_owner(
 
 def check_shard(document: dict[str, Any], where: str, uri: str, name: str, sha256: str, rows: int) -> None:
     """Refuse a shard that is not the one the provenance lists (another build rewrote it)."""
-    listed = {shard.get("name"): shard for shard in document.get("shards") or [] if isinstance(shard, dict)}
+    listed = {
+        str(shard.get("name")): shard for shard in document.get("shards") or [] if isinstance(shard, dict)
+    }
     entry = listed.get(name)
     if entry is None:
         raise AngoManifestProvenanceError(

@@ -9,9 +9,10 @@ the build operator's XCom (a dict with ``manifests``), one URI, or a list of URI
 from __future__ import annotations
 
 import ast
+import io
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
@@ -90,7 +91,7 @@ class BucketFiles:
         return hook, key
 
     @contextmanager
-    def open(self, uri: str, what: str = "manifest shard") -> Iterator[IO[bytes]]:
+    def open(self, uri: str, what: str = "manifest shard") -> Iterator[io.BufferedReader]:
         """Read one object; a missing one raises :class:`AngoInputNotFoundError` naming it and the fix."""
         hook, key = self.hook_for(uri)
         try:
