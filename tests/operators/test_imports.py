@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 import orjson
 import pytest
 
-from airflow_provider_ango.exceptions import AngoAmbiguousWriteError
+from airflow_provider_ango.exceptions import AngoAmbiguousWriteError, AngoManifestError
 from tests.imports.helpers import Store, build, import_assets, last_seq
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ def test_an_ambiguous_post_is_rechecked_within_the_task(
 
 
 # -- bad manifest lines -----------------------------------------------------------------------
-def test_a_manifest_with_bad_lines_imports_the_good_ones_and_reports_the_bad(
+def test_a_manifest_with_bad_lines_is_refused_whole_or_with_skip_imports_the_good_ones(
     s3_store: Store, ango: AngoEmulator, project: dict[str, Any]
 ) -> None:
     good = [{"data": f"https://cdn.example.com/{n}.jpg", "externalId": f"good-{n}"} for n in range(4)]
@@ -195,9 +195,24 @@ def test_a_manifest_with_bad_lines_imports_the_good_ones_and_reports_the_bad(
         orjson.dumps(good[3]),  # the same externalId twice: sent once
     ]
     s3_store.hook.write_bytes("manifests/hand/assets-00000.ndjson", b"\n".join(lines) + b"\n")
-    result = import_assets(
-        s3_store, project["_id"], f"{s3_store.bucket.uri}/manifests/hand/assets-00000.ndjson"
-    )
+    uri = f"{s3_store.bucket.uri}/manifests/hand/assets-00000.ndjson"
+    before = last_seq(ango)
+
+    # Strict (the default): every bad line named with its line number, reason and fix; no call to Ango.
+    with pytest.raises(AngoManifestError) as refused:
+        import_assets(s3_store, project["_id"], uri)
+    message = str(refused.value)
+    assert "3 of 8 manifest line(s)" in message
+    assert f"{uri}:2: not JSON" in message
+    assert f"{uri}:3: externalId: Field required" in message and "give every item a non-empty externalId" in message
+    assert f"{uri}:5: data: data URL 'https://cdn.example.com/a b.jpg' contains whitespace" in message
+    assert "on_invalid='skip'" in message
+    assert ango.control.requests(since=before) == []
+    assert ango.control.counts(project["_id"])["assets"] == 0
+
+    # on_invalid="skip": today's behaviour, with the reasons in an errors file beside the manifest.
+    result = import_assets(s3_store, project["_id"], uri, on_invalid="skip")
+    errors_uri = f"{s3_store.bucket.uri}/manifests/hand/assets.import-errors.ndjson"
     assert result == {
         "submitted": 4,
         "skipped_existing": 0,
@@ -206,8 +221,12 @@ def test_a_manifest_with_bad_lines_imports_the_good_ones_and_reports_the_bad(
         "total": 8,
         "chunks": 1,
         "dry_run": False,
+        "errors": errors_uri,
     }
     assert_each_once(ango, project["_id"], 4)
+    reported = read_lines(s3_store, errors_uri)
+    assert [entry["where"] for entry in reported] == [f"{uri}:2", f"{uri}:3", f"{uri}:5"]
+    assert "whitespace" in reported[2]["reason"]
 
 
 def test_build_writes_invalid_items_to_the_errors_file_and_sharded_manifests(
