@@ -240,7 +240,24 @@ def test_build_writes_invalid_items_to_the_errors_file_and_sharded_manifests(
     s3_store.put("v7.mp4")
     s3_store.put("v7.mp4.json", b'{"frameRate": "fast"}')
     start, end = s3_store.interval_around_all()
-    built = build(s3_store, "run", start, end, video_sidecar="{relative_key}.json", max_manifest_rows=3)
+    # Strict by default: the bad file is named with its reason and fix, and no shard is published.
+    with pytest.raises(AngoManifestError) as refused:
+        build(s3_store, "run", start, end, video_sidecar="{relative_key}.json", max_manifest_rows=3)
+    assert "1 of 8 file(s) cannot become Ango assets" in str(refused.value)
+    assert "incoming/v7.mp4 (externalId 'v7.mp4'): sidecar incoming/v7.mp4.json: frameRate" in str(refused.value)
+    assert "on_invalid='skip'" in str(refused.value)
+    names = {obj.key for obj in s3_store.hook.iter_objects("manifests/run/")}
+    assert names == {"manifests/run/assets.errors.ndjson"}
+
+    built = build(
+        s3_store,
+        "run",
+        start,
+        end,
+        video_sidecar="{relative_key}.json",
+        max_manifest_rows=3,
+        on_invalid="skip",
+    )
     assert built["counts"]["items"] == 7
     assert built["counts"]["invalid"] == 1
     assert len(built["manifests"]) == 3  # 3 + 3 + 1
@@ -255,7 +272,11 @@ def test_build_writes_invalid_items_to_the_errors_file_and_sharded_manifests(
     assert len(again["manifests"]) == 2
     assert again["errors"] is None
     names = {obj.key for obj in s3_store.hook.iter_objects("manifests/run/")}
-    assert names == {"manifests/run/assets-00000.ndjson", "manifests/run/assets-00001.ndjson"}
+    assert names == {
+        "manifests/run/assets-00000.ndjson",
+        "manifests/run/assets-00001.ndjson",
+        "manifests/run/assets.provenance.json",
+    }
 
 
 def test_image_sizes_and_multi_page_assets_from_a_real_bucket(
