@@ -115,10 +115,10 @@ def check_overlap(
     :param staged: the staged zip, as (hook at its bucket's root, whole key); None when there is none.
     :param staging_root: the trigger task's staging prefix, as (hook at the root, prefix), if known.
     """
-    here = destination.bucket.uri_for("")
+    here = destination.bucket.uri
     fix = "land under another prefix (the lake and the staging area must not overlap)"
     zip_bucket, zip_key = staged if staged is not None else (None, "")
-    if zip_bucket is not None and zip_bucket.uri_for("") == here:
+    if zip_bucket is not None and zip_bucket.uri == here:
         if _inside(destination.prefix, zip_key):
             raise AngoExportConfigError(
                 f"destination_uri {destination.uri} holds the staged export {zip_bucket.uri_for(zip_key)}: "
@@ -132,7 +132,7 @@ def check_overlap(
     if staging_root is None:
         return
     root_bucket, root_prefix = staging_root
-    if root_bucket.uri_for("") != here:
+    if root_bucket.uri != here:
         return
     # A staging prefix at the bucket's root stages under <dag_id>/<run_id>/: that folder is its area.
     area = root_prefix or (zip_key.rsplit("/", 2)[0] + "/" if zip_key.count("/") >= 2 else "")

@@ -179,9 +179,9 @@ class AngoTriggerExportOperator(BaseOperator):
         return bucket_root(self.staging_uri, self.staging_conn_id, "staging_uri")
 
     def execute(self, context: Context) -> dict[str, Any]:
+        options = self.build_options(context)
         bucket, prefix = self.staging()
         require_bucket(bucket, "staging_uri")
-        options = self.build_options(context)
         window = window_summary(options.updated_at, options.created_at)
         if self.incremental and is_empty(options.updated_at):
             return self._empty_interval(options, bucket, prefix, window)
@@ -237,7 +237,7 @@ class AngoTriggerExportOperator(BaseOperator):
         )
         return {
             "staging_uri": None,
-            "staging_root": bucket.uri_for(prefix),
+            "staging_root": bucket.uri_for(prefix) if prefix else bucket.uri,
             "empty": True,
             "sha256": None,
             "bytes": 0,
@@ -264,7 +264,7 @@ class AngoTriggerExportOperator(BaseOperator):
         return staged_summary(
             staged,
             {
-                "staging_root": bucket.uri_for(prefix),
+                "staging_root": bucket.uri_for(prefix) if prefix else bucket.uri,
                 "format": options.format,
                 "members": staged.members,
                 "project_id": self.project_id,
