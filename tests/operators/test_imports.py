@@ -204,7 +204,8 @@ def test_a_manifest_with_bad_lines_is_refused_whole_or_with_skip_imports_the_goo
     message = str(refused.value)
     assert "3 of 8 manifest line(s)" in message
     assert f"{uri}:2: not JSON" in message
-    assert f"{uri}:3: externalId: Field required" in message and "give every item a non-empty externalId" in message
+    assert f"{uri}:3: externalId: Field required" in message
+    assert "give every item a non-empty externalId" in message
     assert f"{uri}:5: data: data URL 'https://cdn.example.com/a b.jpg' contains whitespace" in message
     assert "on_invalid='skip'" in message
     assert ango.control.requests(since=before) == []
@@ -243,9 +244,10 @@ def test_build_writes_invalid_items_to_the_errors_file_and_sharded_manifests(
     # Strict by default: the bad file is named with its reason and fix, and no shard is published.
     with pytest.raises(AngoManifestError) as refused:
         build(s3_store, "run", start, end, video_sidecar="{relative_key}.json", max_manifest_rows=3)
-    assert "1 of 8 file(s) cannot become Ango assets" in str(refused.value)
-    assert "incoming/v7.mp4 (externalId 'v7.mp4'): sidecar incoming/v7.mp4.json: frameRate" in str(refused.value)
-    assert "on_invalid='skip'" in str(refused.value)
+    message = str(refused.value)
+    assert "1 of 8 file(s) cannot become Ango assets" in message
+    assert "incoming/v7.mp4 (externalId 'v7.mp4'): sidecar incoming/v7.mp4.json: frameRate" in message
+    assert "on_invalid='skip'" in message
     names = {obj.key for obj in s3_store.hook.iter_objects("manifests/run/")}
     assert names == {"manifests/run/assets.errors.ndjson"}
 
