@@ -3,6 +3,7 @@ progresses (it resumes from the bytes received, not from the last chunk handed o
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -51,7 +52,7 @@ def test_every_answer_cut_before_a_full_chunk_still_progresses(
     assert len(starts) == CUTS + 1
     # Each resume starts where the cut answer stopped: half of what was left, every time.
     left = len(expected)
-    for previous, start in zip(starts, starts[1:]):
+    for previous, start in itertools.pairwise(starts):
         assert start == previous + (left // 2)
         left -= left // 2
     assert len(waits) == CUTS
