@@ -72,7 +72,7 @@ class Destination:
 
     @property
     def uri(self) -> str:
-        return self.bucket.uri_for(self.prefix)
+        return self.bucket.uri_for(self.prefix) if self.prefix else self.bucket.uri
 
     @property
     def temp_root(self) -> str:

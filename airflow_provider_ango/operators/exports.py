@@ -347,7 +347,7 @@ class AngoLandExportOperator(BaseOperator):
         check_layout(self.layout, self.compression)
         info = source_info(self.source)
         bucket, prefix = bucket_root(self.destination_uri, self.destination_conn_id, "destination_uri")
-        destination = Destination(bucket, prefix if prefix.endswith("/") else f"{prefix}/")
+        destination = Destination(bucket, prefix if not prefix or prefix.endswith("/") else f"{prefix}/")
         staged = None
         if not info.get("empty"):
             staged = object_in_bucket(info["staging_uri"], self.staging_conn_id, "source")
