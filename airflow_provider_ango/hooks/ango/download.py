@@ -32,7 +32,7 @@ from airflow_provider_ango.hooks.ango.transport import (
     full_jitter_backoff,
     parse_retry_after,
 )
-from airflow_provider_ango.redaction import redact_url
+from airflow_provider_ango.redaction import redact_url, safe_cause
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _NO_RETRY_ERRORS = (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.ProxyError, httpx.LocalProtocolError)
@@ -133,7 +133,7 @@ def iter_signed_url(
                 )
         except httpx.HTTPError as error:
             if isinstance(error, _NO_RETRY_ERRORS):
-                raise AngoConnectionError(None, "GET", shown_url, type(error).__name__) from error
+                raise AngoConnectionError(None, "GET", shown_url, type(error).__name__) from safe_cause(error)
             interruption = _DownloadInterruptedError(
                 type(error).__name__,
                 AngoConnectionError(

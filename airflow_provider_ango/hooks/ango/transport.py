@@ -44,7 +44,7 @@ from airflow_provider_ango.hooks.ango.advice import (
 )
 from airflow_provider_ango.hooks.ango.http_logging import provider_requests
 from airflow_provider_ango.hooks.ango.ratelimit import RateLimiter
-from airflow_provider_ango.redaction import MAX_MESSAGE_LENGTH, scrub_text, truncate
+from airflow_provider_ango.redaction import MAX_MESSAGE_LENGTH, safe_cause, scrub_text, truncate
 
 #: Statuses worth another try: rate limiting and the gateway/server family.
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -265,13 +265,13 @@ def raise_for_transport_error(
     description = scrub_text(f"{type(error).__name__}: {error}", secrets)
     verdict = verdict_for_transport_error(error, idempotent=call.idempotent)
     if verdict is Verdict.AMBIGUOUS:
-        raise _ambiguous(call, None, description, secrets) from error
+        raise _ambiguous(call, None, description, secrets) from safe_cause(error, secrets)
     final = AngoConnectionError(
         None, call.method, call.path, with_advice(description, transport_advice(error, origin))
     )
     if verdict is Verdict.RETRY:
-        raise RetryableAttemptError(final, type(error).__name__) from error
-    raise final from error
+        raise RetryableAttemptError(final, type(error).__name__) from safe_cause(error, secrets)
+    raise final from safe_cause(error, secrets)
 
 
 def _rate_limited(retry_state: RetryCallState) -> bool:

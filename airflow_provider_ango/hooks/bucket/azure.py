@@ -20,7 +20,7 @@ from airflow_provider_ango.exceptions import (
 from airflow_provider_ango.hooks.bucket.address import azure_public_base
 from airflow_provider_ango.hooks.bucket.base import BucketObject, Store, Upload, check_connection, utc
 from airflow_provider_ango.hooks.bucket.streams import ranged_chunks
-from airflow_provider_ango.redaction import scrub_text, truncate
+from airflow_provider_ango.redaction import safe_cause, scrub_text, truncate
 
 if TYPE_CHECKING:
     from airflow.providers.microsoft.azure.hooks.wasb import WasbHook
@@ -90,25 +90,29 @@ class AzureStore(Store):
                 raise BucketNotFoundError(
                     f"Azure container {self.bucket!r} does not exist for connection {self.conn_id!r}: "
                     "create it, or fix the container in the URI"
-                ) from exc
-            raise BucketObjectNotFoundError(f"{what} does not exist (could not {action} it)") from exc
+                ) from safe_cause(exc)
+            raise BucketObjectNotFoundError(f"{what} does not exist (could not {action} it)") from safe_cause(
+                exc
+            )
         except ClientAuthenticationError as exc:
             raise BucketError(
                 f"Could not {action} {what}: access denied ({_error_code(exc) or exc.status_code}). Give the "
                 f"identity of connection {self.conn_id!r} access to container {self.bucket!r}, or pass a "
                 "conn_id that has it"
-            ) from exc
+            ) from safe_cause(exc)
         except ResourceModifiedError as exc:
-            raise BucketError(f"Could not {action} {what}: it was overwritten meanwhile; try again") from exc
+            raise BucketError(
+                f"Could not {action} {what}: it was overwritten meanwhile; try again"
+            ) from safe_cause(exc)
         except HttpResponseError as exc:
             raise BucketError(
                 f"Could not {action} {what}: {exc.status_code} {_error_code(exc)}".rstrip()
-            ) from exc
+            ) from safe_cause(exc)
         except AzureError as exc:
             detail = truncate(scrub_text(str(exc.message)))
             raise BucketError(
                 f"Could not {action} {what} via connection {self.conn_id!r}: {type(exc).__name__}: {detail}"
-            ) from exc
+            ) from safe_cause(exc)
 
     def list_objects(self, prefix: str, *, recursive: bool, page_size: int) -> Iterator[BucketObject]:
         from azure.storage.blob import BlobPrefix

@@ -15,7 +15,7 @@ from airflow_provider_ango.hooks.bucket.address import (
     s3_virtual_host_base,
 )
 from airflow_provider_ango.hooks.bucket.base import BucketObject, Store, Upload, check_connection, utc
-from airflow_provider_ango.redaction import scrub_text, truncate
+from airflow_provider_ango.redaction import safe_cause, scrub_text, truncate
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -54,7 +54,7 @@ class S3Store(Store):
         try:
             yield
         except ClientError as exc:
-            raise self._client_error(exc, action, full_key) from exc
+            raise self._client_error(exc, action, full_key) from safe_cause(exc)
         except BotoCoreError as exc:
             detail = truncate(scrub_text(str(exc)))
             if type(exc).__name__ == "NoCredentialsError":
@@ -63,10 +63,10 @@ class S3Store(Store):
                     "credentials and boto3 found none (environment, instance profile): define the connection "
                     f"(AIRFLOW_CONN_{self.conn_id.upper()}) with a key pair or role, or pass the task's "
                     "*_conn_id argument for this bucket"
-                ) from exc
+                ) from safe_cause(exc)
             raise BucketError(
                 f"Could not {action} {self.describe(full_key)} through connection {self.conn_id!r}: {detail}"
-            ) from exc
+            ) from safe_cause(exc)
 
     def _client_error(self, exc: Any, action: str, full_key: str | None) -> BucketError:
         error = exc.response.get("Error", {})
