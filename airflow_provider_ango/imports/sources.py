@@ -17,7 +17,11 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from airflow_provider_ango.exceptions import AngoInputNotFoundError, BucketObjectNotFoundError
+from airflow_provider_ango.exceptions import (
+    AngoConfigError,
+    AngoInputNotFoundError,
+    BucketObjectNotFoundError,
+)
 from airflow_provider_ango.hooks.bucket import BucketHook, BucketUriError
 from airflow_provider_ango.imports.fingerprints import FingerprintSet
 from airflow_provider_ango.models.imports import AngoImportItem
@@ -58,12 +62,15 @@ def manifest_uris(value: Any) -> list[str]:
                 try:
                     value = ast.literal_eval(text)
                 except (ValueError, SyntaxError):
-                    raise ValueError(f"manifest {text[:200]!r} is neither a URI nor a list of URIs") from None
+                    raise AngoConfigError(
+                        f"manifest {text[:200]!r} is neither a URI nor a list of URIs; pass the build task's "
+                        "output (manifest=build.output)"
+                    ) from None
         else:
             return [text]
     if isinstance(value, Mapping):
         if "manifests" not in value:
-            raise ValueError(
+            raise AngoConfigError(
                 "manifest mapping has no 'manifests' key; pass the build operator's output "
                 "(e.g. manifest=build.output) or a list of manifest URIs"
             )
@@ -73,7 +80,10 @@ def manifest_uris(value: Any) -> list[str]:
         for uri in uris:
             split_object_uri(uri)
         return uris
-    raise ValueError(f"manifest must be a URI, a list of URIs or the build XCom, got {type(value).__name__}")
+    raise AngoConfigError(
+        f"manifest must be a URI, a list of URIs or the build XCom, got {type(value).__name__}; pass "
+        "manifest=build.output"
+    )
 
 
 class BucketFiles:

@@ -120,7 +120,10 @@ class AngoTriggerExportOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if incremental and updated_at is not None:
-            raise ValueError("incremental=True takes updated_at from the data interval; do not pass both")
+            raise AngoExportConfigError(
+                "incremental=True takes updated_at from the data interval; do not pass both (drop "
+                "updated_at, or set incremental=False)"
+            )
         self.project_id = project_id
         self.staging_uri = staging_uri
         self.export_format = export_format
@@ -411,11 +414,14 @@ class AngoLandExportOperator(BaseOperator):
 
 def check_layout(layout: str, compression: Compression) -> None:
     if layout not in LAYOUTS:
-        raise ValueError(f"layout {layout!r} is unknown; use one of {', '.join(LAYOUTS)}")
+        raise AngoExportConfigError(f"layout {layout!r} is unknown; use one of {', '.join(LAYOUTS)}")
     if compression not in (None, "gzip"):
-        raise ValueError(f"compression {compression!r} is unknown; use None or 'gzip'")
+        raise AngoExportConfigError(f"compression {compression!r} is unknown; use None or 'gzip'")
     if compression and layout not in ("ndjson", "json"):
-        raise ValueError(f"compression applies to the ndjson and json layouts, not {layout!r}")
+        raise AngoExportConfigError(
+            f"compression applies to the ndjson and json layouts, not {layout!r}; drop it, or use one of "
+            "those"
+        )
 
 
 def default_asset(destination_uri: str) -> Asset:
@@ -428,7 +434,7 @@ def default_asset(destination_uri: str) -> Asset:
     if static != destination_uri:
         static = static.rsplit("/", 1)[0] + "/"
     if "://" not in static or not static.split("://", 1)[1].strip("/"):
-        raise ValueError(
+        raise AngoExportConfigError(
             f"cannot derive an Asset from destination_uri {destination_uri!r}; pass asset=Asset('s3://...')"
         )
     # No trailing slash: Airflow keeps the name as given, and Asset("s3://lake/ango") downstream

@@ -337,7 +337,10 @@ class AngoImportAssetsOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if chunk_size < 1 or page_size < 1:
-            raise ValueError("chunk_size and page_size must be >= 1")
+            raise AngoConfigError(
+                f"chunk_size ({chunk_size}) and page_size ({page_size}) must be >= 1; leave them out for the "
+                "defaults (500 and 100)"
+            )
         self.on_invalid = check_on_invalid(on_invalid)
         self.project_id = project_id
         self.manifest = manifest

@@ -46,6 +46,22 @@ def status_advice(status: int, path: str, origin: CallOrigin | None) -> str:
             f"the API key of {origin.described} may not do this: use a key whose role (or service-account "
             "scopes) allows it, or ask an organization admin for access to the project"
         )
+    if status in (400, 409, 422):
+        return (
+            f"Ango Hub at {origin.base_url} refused the request ({origin.described}): change what its "
+            "message names; the request was not applied"
+        )
+    if status == 429:
+        return (
+            f"the rate limit of the organization of {origin.described} stayed exhausted: share the plan "
+            "between workers (an Airflow pool and the connection's requests_per_minute), or raise the "
+            "hook's rate_limit_timeout"
+        )
+    if status >= 500:
+        return (
+            f"Ango Hub at {origin.base_url} kept failing past the retry budget ({origin.described}): let the "
+            "task's retries try again later"
+        )
     if status == 404:
         match = _ID_SEGMENT.search(path)
         thing = f"{match.group('kind')} {match.group('id')!r}" if match else f"path {path}"

@@ -18,7 +18,14 @@ from airflow_provider_ango.exceptions import (
     BucketUriError,
 )
 from airflow_provider_ango.hooks.bucket.address import azure_public_base
-from airflow_provider_ango.hooks.bucket.base import BucketObject, Store, Upload, check_connection, utc
+from airflow_provider_ango.hooks.bucket.base import (
+    BucketObject,
+    Store,
+    Upload,
+    check_connection,
+    object_missing,
+    utc,
+)
 from airflow_provider_ango.hooks.bucket.streams import ranged_chunks
 from airflow_provider_ango.redaction import safe_cause, scrub_text, truncate
 
@@ -91,9 +98,7 @@ class AzureStore(Store):
                     f"Azure container {self.bucket!r} does not exist for connection {self.conn_id!r}: "
                     "create it, or fix the container in the URI"
                 ) from safe_cause(exc)
-            raise BucketObjectNotFoundError(f"{what} does not exist (could not {action} it)") from safe_cause(
-                exc
-            )
+            raise object_missing(what, action) from safe_cause(exc)
         except ClientAuthenticationError as exc:
             raise BucketError(
                 f"Could not {action} {what}: access denied ({_error_code(exc) or exc.status_code}). Give the "
@@ -245,9 +250,7 @@ class AzureStore(Store):
         dest = self.blob(dest_key)
         with self._calls(f"copy {self.describe(source_key)} to", dest_key):
             if not source.exists():
-                raise BucketObjectNotFoundError(
-                    f"{self.describe(source_key)} does not exist (could not copy it)"
-                )
+                raise object_missing(self.describe(source_key), "copy")
             answer = dest.start_copy_from_url(source.url)  # same account: authorized by the connection
             status = str(answer.get("copy_status") or "")
             copy_id = answer.get("copy_id")

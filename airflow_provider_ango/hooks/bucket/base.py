@@ -126,6 +126,13 @@ def check_connection(kind: StoreKind, conn_id: str) -> None:
         ) from None
 
 
+def object_missing(what: str, action: str) -> BucketObjectNotFoundError:
+    """The error for an object that is not there, named by its URI ``what``."""
+    return BucketObjectNotFoundError(
+        f"{what} does not exist (could not {action} it); check the key and the URI"
+    )
+
+
 class Store(ABC):
     """The store-specific half of a :class:`BucketHook`. All keys here are whole keys in the bucket."""
 

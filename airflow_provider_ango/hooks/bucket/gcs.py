@@ -7,9 +7,16 @@ from contextlib import contextmanager
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_ango.exceptions import BucketError, BucketNotFoundError, BucketObjectNotFoundError
+from airflow_provider_ango.exceptions import BucketError, BucketNotFoundError
 from airflow_provider_ango.hooks.bucket.address import endpoint_base
-from airflow_provider_ango.hooks.bucket.base import BucketObject, Store, Upload, check_connection, utc
+from airflow_provider_ango.hooks.bucket.base import (
+    BucketObject,
+    Store,
+    Upload,
+    check_connection,
+    object_missing,
+    utc,
+)
 from airflow_provider_ango.hooks.bucket.streams import ranged_chunks
 from airflow_provider_ango.redaction import safe_cause, scrub_text, truncate
 
@@ -59,9 +66,7 @@ class GCSStore(Store):
                     f"GCS bucket {self.bucket!r} does not exist for connection {self.conn_id!r}: "
                     "create it, or fix the bucket in the URI"
                 ) from safe_cause(exc)
-            raise BucketObjectNotFoundError(f"{what} does not exist (could not {action} it)") from safe_cause(
-                exc
-            )
+            raise object_missing(what, action) from safe_cause(exc)
         except (api.Forbidden, api.Unauthorized) as exc:
             raise BucketError(
                 f"Could not {action} {what}: access denied ({exc.code}). Give the service account of "

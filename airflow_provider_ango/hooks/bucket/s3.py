@@ -14,7 +14,14 @@ from airflow_provider_ango.hooks.bucket.address import (
     s3_region,
     s3_virtual_host_base,
 )
-from airflow_provider_ango.hooks.bucket.base import BucketObject, Store, Upload, check_connection, utc
+from airflow_provider_ango.hooks.bucket.base import (
+    BucketObject,
+    Store,
+    Upload,
+    check_connection,
+    object_missing,
+    utc,
+)
 from airflow_provider_ango.redaction import safe_cause, scrub_text, truncate
 
 if TYPE_CHECKING:
@@ -65,7 +72,9 @@ class S3Store(Store):
                     "*_conn_id argument for this bucket"
                 ) from safe_cause(exc)
             raise BucketError(
-                f"Could not {action} {self.describe(full_key)} through connection {self.conn_id!r}: {detail}"
+                f"Could not {action} {self.describe(full_key)} through connection {self.conn_id!r}: "
+                f"{detail}; check the connection's endpoint_url, region and credentials, and that the "
+                "worker reaches the store"
             ) from safe_cause(exc)
 
     def _client_error(self, exc: Any, action: str, full_key: str | None) -> BucketError:
@@ -73,7 +82,7 @@ class S3Store(Store):
         code = str(error.get("Code", "?"))
         what = self.describe(full_key)
         if code in _NOT_FOUND and full_key is not None:
-            return BucketObjectNotFoundError(f"{what} does not exist (could not {action} it)")
+            return object_missing(what, action)
         if code == "NoSuchBucket":
             return BucketNotFoundError(
                 f"S3 bucket {self.bucket!r} does not exist for connection {self.conn_id!r}: "
@@ -177,9 +186,7 @@ class S3Store(Store):
 
         if end is not None and end <= start:
             if not self.exists(full_key):
-                raise BucketObjectNotFoundError(
-                    f"{self.describe(full_key)} does not exist (could not read it)"
-                )
+                raise object_missing(self.describe(full_key), "read")
             return iter(())
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": full_key}
         if start or end is not None:
