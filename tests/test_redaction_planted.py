@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pytest
 
-from airflow_provider_ango.testing.servers import LOOPBACK, azurite_command, free_port, stop_process, wait_for_port
+from airflow_provider_ango.testing.servers import (
+    LOOPBACK,
+    azurite_command,
+    free_port,
+    stop_process,
+    wait_for_port,
+)
 from airflow_provider_ango.testing.triggers import first_event
 from tests.imports.helpers import CATEGORY_SCHEMA, png
 
@@ -74,7 +80,7 @@ def planted_azurite() -> Iterator[dict[str, str]]:
     env = {**os.environ, "AZURITE_ACCOUNTS": f"{AZURE_ACCOUNT}:{AZURE_KEY}"}
     try:
         command = azurite_command(port)
-    except Exception as error:  # noqa: BLE001  (Azurite missing: the plugin's rule decides)
+    except Exception as error:  # Azurite missing: the plugin's rule decides
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
             pytest.fail(f"Azurite unavailable in CI: {error}")
         pytest.skip(f"Azurite unavailable: {error}")
@@ -161,7 +167,7 @@ def attempt(scan: Scan, where: str, action: Callable[[], Any]) -> Any:
     """Run an action expected to fail; its exception (with causes) is scanned."""
     try:
         result = action()
-    except Exception as error:  # noqa: BLE001  (every failure is what this scans)
+    except Exception as error:  # every failure is what this scans
         scan.add(where, error)
         return error
     scan.add(where, result)
@@ -256,7 +262,10 @@ def test_no_planted_secret_reaches_logs_xcom_templates_triggers_or_errors(
     )
     scan.add("labels XCom", labeler.execute(context))  # type: ignore[arg-type]
     waiting = AngoAssetsImportedSensor(
-        task_id="wait", project_id=project_id, manifest=built, manifest_conn_id="minio_planted",
+        task_id="wait",
+        project_id=project_id,
+        manifest=built,
+        manifest_conn_id="minio_planted",
         ango_conn_id="ango_planted",
     )
     trigger = waiting.trigger(waiting.check(), time.time() + 60)
@@ -289,7 +298,7 @@ def test_no_planted_secret_reaches_logs_xcom_templates_triggers_or_errors(
     scan.add("export rendered fields", rendered(export, context))
     with pytest.raises(TaskDeferred) as deferred:
         export.execute(context)  # type: ignore[arg-type]
-    classpath, kwargs = deferred.value.trigger.serialize()
+    _classpath, kwargs = deferred.value.trigger.serialize()
     scan.add("export trigger kwargs", kwargs)
     event = asyncio.run(first_event(AngoExportTrigger(**kwargs))).payload
     scan.add("export trigger event", event)
@@ -313,39 +322,58 @@ def test_no_planted_secret_reaches_logs_xcom_templates_triggers_or_errors(
     scan.add("land rendered fields", rendered(land, {**context, "ds": "2024-05-01"}))
     scan.add("land XCom", land.execute(context))  # type: ignore[arg-type]
     stage = AngoTaskStageSensor(
-        task_id="wait_stage", project_id=project_id, stage="Complete", ango_conn_id="ango_planted",
-        deferrable=True, min_tasks=10,
+        task_id="wait_stage",
+        project_id=project_id,
+        stage="Complete",
+        ango_conn_id="ango_planted",
+        deferrable=True,
+        min_tasks=10,
     )
     with pytest.raises(TaskDeferred) as waiting_stage:
         stage.execute(context)  # type: ignore[arg-type]
     scan.add("stage trigger kwargs", waiting_stage.value.trigger.serialize())
 
     # -- error paths: each exception and its causes are scanned --------------------------------------
+    missing_bucket = BucketHook.from_uri("s3://nope", "minio_planted")
+    azure_sas = BucketHook.from_uri(f"wasb://nope@{AZURE_ACCOUNT}", "azure_sas_planted")
+    azure_key = BucketHook.from_uri(f"wasb://planted@{AZURE_ACCOUNT}", "azure_key_planted")
+    wrong = AngoHubHook(ango_conn_id="ango_planted")
+    expired = signed.replace("Signature=", "Signature=00")
+
+    def download_expired() -> bytes:
+        with wrong.open_export_stream(expired) as chunks:
+            return b"".join(chunks)
+
     attempt(scan, "S3 missing object", lambda: minio.read_bytes("nope.bin"))
-    attempt(scan, "S3 missing bucket", lambda: list(BucketHook.from_uri("s3://nope", "minio_planted").iter_objects()))
-    attempt(scan, "S3 write to missing bucket", lambda: BucketHook.from_uri("s3://nope", "minio_planted").write_bytes("k", b"x"))
-    azure = BucketHook.from_uri(f"wasb://nope@{AZURE_ACCOUNT}", "azure_sas_planted")
-    attempt(scan, "Azure SAS missing container", lambda: list(azure.iter_objects()))
-    attempt(scan, "Azure key missing object", lambda: BucketHook.from_uri(f"wasb://planted@{AZURE_ACCOUNT}", "azure_key_planted").read_bytes("nope"))
-    dead = json.dumps({"conn_type": "aws", "login": S3_KEY_ID, "password": S3_SECRET, "extra": {
-        "endpoint_url": f"http://minio-user:{MINIO_PASSWORD}@{LOOPBACK}:{free_port()}",
-        "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 1},
-    }})
-    os.environ["AIRFLOW_CONN_MINIO_DEAD"] = dead
+    attempt(scan, "S3 missing bucket", lambda: list(missing_bucket.iter_objects()))
+    attempt(scan, "S3 write to missing bucket", lambda: missing_bucket.write_bytes("k", b"x"))
+    attempt(scan, "Azure SAS missing container", lambda: list(azure_sas.iter_objects()))
+    attempt(scan, "Azure key missing object", lambda: azure_key.read_bytes("nope"))
+    attempt(scan, "Ango 404", lambda: wrong.get_project("0" * 24))
+    attempt(scan, "expired export link", download_expired)
+    dead = {
+        "conn_type": "aws",
+        "login": S3_KEY_ID,
+        "password": S3_SECRET,
+        "extra": {
+            "endpoint_url": f"http://minio-user:{MINIO_PASSWORD}@{LOOPBACK}:{free_port()}",
+            "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 1},
+        },
+    }
+    os.environ["AIRFLOW_CONN_MINIO_DEAD"] = json.dumps(dead)
     try:
-        attempt(scan, "S3 endpoint down", lambda: list(BucketHook.from_uri("s3://planted", "minio_dead").iter_objects()))
+        down = BucketHook.from_uri("s3://planted", "minio_dead")
+        attempt(scan, "S3 endpoint down", lambda: list(down.iter_objects()))
     finally:
         del os.environ["AIRFLOW_CONN_MINIO_DEAD"]
-    wrong = AngoHubHook(ango_conn_id="ango_planted")
-    attempt(scan, "Ango 404", lambda: wrong.get_project("0" * 24))
-    attempt(scan, "expired export link", lambda: b"".join(wrong.open_export_stream(signed.replace("Signature=", "Signature=00")).__enter__()))
 
     # -- logs ------------------------------------------------------------------------------------------
+    verbose = ("airflow_provider_ango", "airflow.task", "httpcore")
     for record in caplog.records:
-        if record.name.startswith(("airflow_provider_ango", "airflow.task", "httpcore")) or record.levelno >= logging.INFO:
+        if record.name.startswith(verbose) or record.levelno >= logging.INFO:
             scan.add(f"log {record.name}", record.getMessage())
     captured = capfd.readouterr()
     scan.add("stdout", captured.out)
     scan.add("stderr", captured.err)
-    assert any("httpx" == record.name for record in caplog.records)  # the scan saw httpx's lines
+    assert any(record.name == "httpx" for record in caplog.records)  # the scan saw httpx's lines
     assert scan.found() == []

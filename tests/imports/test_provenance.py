@@ -158,17 +158,18 @@ def test_the_example_dags_manifest_key_is_the_runs_own() -> None:
     task = dag.get_task("build_manifest")
     assert isinstance(task, AngoBuildImportOperator)
     day = datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+    def context(run_id: str) -> Any:
+        return {
+            "params": {"staging_uri": "s3://ango-staging/imports"},
+            "dag": dag,
+            "data_interval_start": day,
+            "data_interval_end": day + timedelta(days=1),
+            "run_id": run_id,
+        }
+
     rendered = {
-        run_id: task.render_template(
-            task.manifest_uri,
-            {
-                "params": {"staging_uri": "s3://ango-staging/imports"},
-                "dag": dag,
-                "data_interval_start": day,
-                "data_interval_end": day + timedelta(days=1),
-                "run_id": run_id,
-            },
-        )
+        run_id: task.render_template(task.manifest_uri, context(run_id))
         for run_id in ("scheduled__2025-01-02T00:00:00+00:00", "manual__2025-01-02T08:00:00+00:00")
     }
     assert rendered == {

@@ -89,7 +89,7 @@ def test_deferred_tasks_resumed_without_an_event_say_so(
 
     export = AngoTriggerExportOperator(task_id="export", project_id=project["_id"], staging_uri="s3://b/s")
     with pytest.raises(AngoExportError, match=r"ended without an event from the trigger.*clear the task"):
-        export.execute_complete({}, None)  # type: ignore[arg-type]
+        export.execute_complete({}, None)
     imported = make_sensor(s3_store, project["_id"], [f"{s3_store.bucket.uri}/m/a-00000.ndjson"])
     with pytest.raises(AngoProviderError, match=r"ended without an event from the trigger.*clear the task"):
         imported.execute_complete(run_context(None, None), None)  # type: ignore[arg-type]

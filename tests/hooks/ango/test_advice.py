@@ -69,7 +69,7 @@ def test_an_assumed_https_on_a_plain_http_server_says_so_and_is_not_retried(
     assert "without a scheme, so https was assumed" in message
     assert "http://host:port" in message
     assert "'ango_no_scheme'" in message
-    assert hook.session.sleep == []  # type: ignore[comparison-overlap]  # no retry: it would fail alike
+    assert hook.session.sleep == []  # no retry: it would fail alike
 
 
 def test_a_connection_id_that_does_not_exist_names_it_and_how_to_create_it(make_hook: HookFactory) -> None:
