@@ -107,3 +107,17 @@ def test_httpx_lines_of_the_provider_lose_the_signature_and_other_clients_keep_t
     assert len(theirs) == 1  # the user's request, untouched
     assert all(signature not in line for line in records if line not in theirs)
     assert any("/v2/export" in line for line in records)
+
+
+def test_a_host_with_another_scheme_names_the_connection_and_the_accepted_forms(
+    make_hook: HookFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_ango.exceptions import AngoConfigError
+
+    conn_id = connect(monkeypatch, "ango_ftp", host="ftp://127.0.0.1:21", password="k" * 20)
+    with pytest.raises(AngoConfigError) as raised:
+        make_hook(ango_conn_id=conn_id).get_project("0" * 24)
+    message = str(raised.value)
+    assert "'ango_ftp'" in message
+    assert "'ftp'" in message
+    assert "a URL with http:// or https://" in message
