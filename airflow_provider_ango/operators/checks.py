@@ -29,12 +29,15 @@ def bucket_of(uri: str, conn_id: str | None, argument: str) -> BucketHook:
         raise AngoConfigError(f"{argument}={uri!r}: {error}") from None
 
 
-def require_bucket(hook: BucketHook, argument: str) -> None:
-    """The bucket of ``hook`` exists (a listing of at most one object under its root)."""
+def require_bucket(hook: BucketHook, argument: str, prefix: str = "") -> None:
+    """The bucket of ``hook`` exists: a listing of at most one object under ``prefix`` of its root
+    (under the argument's own prefix, which is what a role limited to that prefix may list)."""
     try:
-        next(iter(hook.iter_objects(page_size=1)), None)
+        next(iter(hook.iter_objects(prefix, page_size=1)), None)
     except BucketNotFoundError as error:
-        raise AngoConfigError(f"{argument}={hook.uri!r}: {error}") from None
+        raise AngoConfigError(
+            f"{argument}={hook.uri_for(prefix) if prefix else hook.uri!r}: {error}"
+        ) from None
 
 
 def require_storage(hook: AngoHubHook, storage_id: str, argument: str = "storage_id") -> None:

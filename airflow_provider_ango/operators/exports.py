@@ -184,7 +184,7 @@ class AngoTriggerExportOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         options = self.build_options(context)
         bucket, prefix = self.staging()
-        require_bucket(bucket, "staging_uri")
+        require_bucket(bucket, "staging_uri", prefix)
         window = window_summary(options.updated_at, options.created_at)
         if self.incremental and is_empty(options.updated_at):
             return self._empty_interval(options, bucket, prefix, window)
@@ -358,7 +358,7 @@ class AngoLandExportOperator(BaseOperator):
         staging_root = bucket_root(root, self.staging_conn_id, "source") if isinstance(root, str) else None
         # Before anything is read or written: the landing must not delete what it lands from.
         check_overlap(destination, staged, staging_root)
-        require_bucket(bucket, "destination_uri")
+        require_bucket(bucket, "destination_uri", destination.prefix)
         header = {
             "source": {
                 name: info.get(name) for name in ("staging_uri", "sha256", "bytes", "format", "project_id")

@@ -186,7 +186,7 @@ def test_a_destination_bucket_that_does_not_exist_is_named_before_anything_is_re
     bucket = new_bucket("s3")
     source = f"{bucket.uri}/staging/run/export.zip"
     with pytest.raises(
-        AngoConfigError, match=r"destination_uri='s3://ango-no-such-lake-42/'.*does not exist"
+        AngoConfigError, match=r"destination_uri='s3://ango-no-such-lake-42/dt=1/'.*does not exist"
     ):
         land_op(source, "s3://ango-no-such-lake-42/dt=1/", emit_asset=False).execute(
             run_context(START, START + timedelta(days=1))
