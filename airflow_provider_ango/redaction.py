@@ -26,9 +26,10 @@ _SIGNATURE_PARAM = re.compile(
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` without its query string or fragment, marking that something was removed."""
+    """Return ``url`` without its userinfo, query string or fragment, marking what was removed."""
     base, sep, _rest = url.partition("?")
     base, hash_sep, _fragment = base.partition("#")
+    base = _USERINFO.sub(lambda match: f"{match.group('scheme')}{_REDACTED}@", base)
     return f"{base}?<redacted>" if (sep or hash_sep) else base
 
 

@@ -282,7 +282,10 @@ def test_no_planted_secret_reaches_logs_xcom_templates_triggers_or_errors(
             manifest_conn_id=conn_id,
             image_dimensions=True,
         )
-        scan.add(f"{conn_id} build XCom", azure_build.execute(context))  # type: ignore[arg-type]
+        azure_built = azure_build.execute(context)  # type: ignore[arg-type]
+        scan.add(f"{conn_id} build XCom", azure_built)
+        shard = azure_built["manifests"][0].split(f"@{AZURE_ACCOUNT}/", 1)[1]
+        scan.add(f"{conn_id} manifest (the URLs sent to Ango)", azure.read_bytes(shard).decode())
 
     # -- the export job: deferred request, sealed link, staging and landing on MinIO ---------------
     ango.control.act(project_id, action="submit")
