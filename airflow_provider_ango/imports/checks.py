@@ -152,12 +152,21 @@ def _provenance_for(
 
 
 def check_manifest(
-    files: BucketFiles, uris: Sequence[str], run: ImportRun, on_invalid: OnInvalid, log: LogLike
+    files: BucketFiles,
+    uris: Sequence[str],
+    run: ImportRun,
+    on_invalid: OnInvalid,
+    log: LogLike,
+    *,
+    report: bool = True,
 ) -> ManifestCheck:
-    """Read every shard once (see the module docstring); raises before any call to Ango."""
+    """Read every shard once (see the module docstring); raises before any call to Ango.
+
+    :param report: write the errors file in skip mode (a dry run writes nothing, it only logs).
+    """
     found = ManifestCheck()
     files.require(uris, "manifest shard")
-    errors = _ErrorsFile(files, uris[0], log) if on_invalid == "skip" and uris else None
+    errors = _ErrorsFile(files, uris[0], log) if on_invalid == "skip" and uris and report else None
     try:
         for uri in uris:
             _check_shard(files, uri, run, found, errors)
@@ -178,10 +187,12 @@ def check_manifest(
         )
     if found.invalid:
         log.warning(
-            "%d of %d manifest line(s) are invalid and will be skipped; their reasons are in %s",
+            "%d of %d manifest line(s) are invalid and will be skipped; %s",
             found.invalid,
             found.lines,
-            found.errors_uri or "the log",
+            f"their reasons are in {found.errors_uri}"
+            if found.errors_uri
+            else "the first ones: " + "; ".join(found.named[:5]),
         )
     return found
 

@@ -368,9 +368,8 @@ class AngoImportAssetsOperator(BaseOperator):
             )
         files = BucketFiles(self.manifest_conn_id)
         dag_id, run_id = run_identity(context)
-        checked = check_manifest(
-            files, uris, ImportRun(self.project_id, dag_id, run_id), self.on_invalid, self.log
-        )
+        run = ImportRun(self.project_id, dag_id, run_id)
+        checked = check_manifest(files, uris, run, self.on_invalid, self.log, report=not self.dry_run_only)
         if self.storage_id:
             require_storage(self.hook, self.storage_id)
         settings = ImportSettings(
