@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_ango.exceptions import AngoExportConfigError
 from airflow_provider_ango.exports.landing import Destination
 
 TABLE_LAYOUTS: tuple[str, ...] = ("parquet", "delta")
@@ -24,16 +25,18 @@ def check_table_mode(layout: str, mode: str) -> None:
     from airflow_provider_ango.exports.tables import MODES
 
     if mode not in MODES:
-        raise ValueError(f"mode {mode!r} is unknown; use {' or '.join(map(repr, MODES))} (layout='delta')")
+        raise AngoExportConfigError(
+            f"mode {mode!r} is unknown; use {' or '.join(map(repr, MODES))} (layout='delta')"
+        )
     if mode != "append" and layout != "delta":
-        raise ValueError(
+        raise AngoExportConfigError(
             f"mode={mode!r} applies to layout='delta' (a table keyed by task id), not {layout!r}; "
             "use layout='delta' or leave mode as 'append'"
         )
 
 
 def land_tables(
-    zip_path: Path,
+    zip_path: Path | None,
     destination: Destination,
     *,
     layout: str,
@@ -45,7 +48,8 @@ def land_tables(
     data_interval: tuple[datetime | None, datetime | None],
     scratch_dir: str | None = None,
 ) -> dict[str, Any]:
-    """Land the export at ``zip_path`` as the ``tasks`` and ``annotations`` tables under ``destination``.
+    """Land the export at ``zip_path`` as the ``tasks`` and ``annotations`` tables under ``destination``
+    (``None``: the trigger task requested no export, an empty interval; the tables get no rows).
 
     Returns the XCom: :meth:`TablesResult.to_xcom` (each table's URI, rows and, for Delta, the
     committed version) with ``destination_uri``. The Delta commit carries an application
@@ -55,7 +59,7 @@ def land_tables(
     from airflow_provider_ango.exports.tables import AppTransaction, commit_delta_tables, write_parquet_tables
 
     check_table_mode(layout, mode)
-    records = iter_zip_records(zip_path)
+    records = iter_zip_records(zip_path) if zip_path is not None else iter(())
     if layout == "parquet":
         result = write_parquet_tables(records, destination, header=dict(header), scratch_dir=scratch_dir)
     elif layout == "delta":
@@ -75,7 +79,9 @@ def land_tables(
             commit_metadata=metadata,
         )
     else:
-        raise ValueError(f"layout {layout!r} is not a table layout; use one of {', '.join(TABLE_LAYOUTS)}")
+        raise AngoExportConfigError(
+            f"layout {layout!r} is not a table layout; use one of {', '.join(TABLE_LAYOUTS)}"
+        )
     return {"destination_uri": destination.uri, **result.to_xcom()}
 
 

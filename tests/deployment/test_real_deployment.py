@@ -76,7 +76,13 @@ def test_nightly_import_makes_each_file_of_the_window_an_asset_once(stack: Stack
     assert counts["duplicateExternalIds"] == {}
     assert sorted(stack.external_ids(project)) == external_ids  # each externalId once
     day = start.date().isoformat()
-    assert counts["batches"] == {f"nightly-{day}": 6, "cam-1": 3, "cam-2": 3}
+    # The run's own batches, and the import's scope batch (what later runs check existence against).
+    assert counts["batches"] == {
+        f"nightly-{day}": 6,
+        "cam-1": 3,
+        "cam-2": 3,
+        f"import:ango-raw/incoming:{day}": 6,
+    }
 
     # What the secret check reads as rendered templates is rendered (the key itself may change).
     rendered = stack.api.task_instances(NIGHTLY, run_id)["build_manifest"]["rendered_fields"]

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 import orjson
 import pytest
 
-from airflow_provider_ango.exceptions import AngoAmbiguousWriteError
+from airflow_provider_ango.exceptions import AngoAmbiguousWriteError, AngoManifestError
 from tests.imports.helpers import Store, build, import_assets, last_seq
 
 if TYPE_CHECKING:
@@ -211,7 +211,7 @@ def test_an_ambiguous_post_is_rechecked_within_the_task(
 
 
 # -- bad manifest lines -----------------------------------------------------------------------
-def test_a_manifest_with_bad_lines_imports_the_good_ones_and_reports_the_bad(
+def test_a_manifest_with_bad_lines_is_refused_whole_or_with_skip_imports_the_good_ones(
     s3_store: Store, ango: AngoEmulator, project: dict[str, Any]
 ) -> None:
     good = [{"data": f"https://cdn.example.com/{n}.jpg", "externalId": f"good-{n}"} for n in range(4)]
@@ -227,13 +227,29 @@ def test_a_manifest_with_bad_lines_imports_the_good_ones_and_reports_the_bad(
         orjson.dumps(good[3]),  # the same externalId twice: sent once
     ]
     s3_store.hook.write_bytes("manifests/hand/assets-00000.ndjson", b"\n".join(lines) + b"\n")
+    uri = f"{s3_store.bucket.uri}/manifests/hand/assets-00000.ndjson"
+    before = last_seq(ango)
+
+    # Strict (the default): every bad line named with its line number, reason and fix; no call to Ango.
+    with pytest.raises(AngoManifestError) as refused:
+        import_assets(s3_store, project["_id"], uri)
+    message = str(refused.value)
+    assert "3 of 8 manifest line(s)" in message
+    assert f"{uri}:2: not JSON" in message
+    assert f"{uri}:3: externalId: Field required" in message
+    assert "give every item a non-empty externalId" in message
+    assert f"{uri}:5: data: data URL 'https://cdn.example.com/a b.jpg' contains whitespace" in message
+    assert "on_invalid='skip'" in message
+    assert ango.control.requests(since=before) == []
+    assert ango.control.counts(project["_id"])["assets"] == 0
+
+    # on_invalid="skip": today's behaviour, with the reasons in an errors file beside the manifest.
     since = last_seq(ango)
-    result = import_assets(
-        s3_store, project["_id"], f"{s3_store.bucket.uri}/manifests/hand/assets-00000.ndjson"
-    )
+    result = import_assets(s3_store, project["_id"], uri, on_invalid="skip")
     # A hand-made manifest carries no scope batch: it is checked against the whole project.
     (listing,) = ango.control.requests(path_pattern="/assets$", since=since)
     assert orjson.loads(listing["queryParams"]["filters"]) == {}
+    errors_uri = f"{s3_store.bucket.uri}/manifests/hand/assets.import-errors.ndjson"
     assert result == {
         "submitted": 4,
         "skipped_existing": 0,
@@ -245,8 +261,12 @@ def test_a_manifest_with_bad_lines_imports_the_good_ones_and_reports_the_bad(
         "resent": 0,
         "removed_duplicates": 0,
         "dry_run": False,
+        "errors": errors_uri,
     }
     assert_each_once(ango, project["_id"], 4)
+    reported = read_lines(s3_store, errors_uri)
+    assert [entry["where"] for entry in reported] == [f"{uri}:2", f"{uri}:3", f"{uri}:5"]
+    assert "whitespace" in reported[2]["reason"]
 
 
 def test_build_writes_invalid_items_to_the_errors_file_and_sharded_manifests(
@@ -260,7 +280,25 @@ def test_build_writes_invalid_items_to_the_errors_file_and_sharded_manifests(
     s3_store.put("v7.mp4")
     s3_store.put("v7.mp4.json", b'{"frameRate": "fast"}')
     start, end = s3_store.interval_around_all()
-    built = build(s3_store, "run", start, end, video_sidecar="{relative_key}.json", max_manifest_rows=3)
+    # Strict by default: the bad file is named with its reason and fix, and no shard is published.
+    with pytest.raises(AngoManifestError) as refused:
+        build(s3_store, "run", start, end, video_sidecar="{relative_key}.json", max_manifest_rows=3)
+    message = str(refused.value)
+    assert "1 of 8 file(s) cannot become Ango assets" in message
+    assert "incoming/v7.mp4 (externalId 'v7.mp4'): sidecar incoming/v7.mp4.json: frameRate" in message
+    assert "on_invalid='skip'" in message
+    names = {obj.key for obj in s3_store.hook.iter_objects("manifests/run/")}
+    assert names == {"manifests/run/assets.errors.ndjson"}
+
+    built = build(
+        s3_store,
+        "run",
+        start,
+        end,
+        video_sidecar="{relative_key}.json",
+        max_manifest_rows=3,
+        on_invalid="skip",
+    )
     assert built["counts"]["items"] == 7
     assert built["counts"]["invalid"] == 1
     assert len(built["manifests"]) == 3  # 3 + 3 + 1
@@ -275,7 +313,11 @@ def test_build_writes_invalid_items_to_the_errors_file_and_sharded_manifests(
     assert len(again["manifests"]) == 2
     assert again["errors"] is None
     names = {obj.key for obj in s3_store.hook.iter_objects("manifests/run/")}
-    assert names == {"manifests/run/assets-00000.ndjson", "manifests/run/assets-00001.ndjson"}
+    assert names == {
+        "manifests/run/assets-00000.ndjson",
+        "manifests/run/assets-00001.ndjson",
+        "manifests/run/assets.provenance.json",
+    }
 
 
 def test_image_sizes_and_multi_page_assets_from_a_real_bucket(

@@ -88,6 +88,7 @@ class AngoHubHook(BaseHook):
             timeout=timeout,
             policy=self.retry_policy,
             log=log,
+            conn_id=ango_conn_id,
         )
         self._call = self.session.call
         self._acall = self.session.acall
