@@ -57,19 +57,28 @@ def poll(condition: Callable[[], T | None], *, timeout: float, what: str, interv
         time.sleep(interval)
 
 
-def fast_waits_policy(retry_delay: float, poke_interval: float) -> str:
+def fast_waits_policy(retry_delay: float, poke_interval: float, settle: float | None = None) -> str:
     """Source of an ``airflow_local_settings.py`` whose task policy shortens DAGs' waits: retries
-    after ``retry_delay`` seconds (no backoff) and sensors that check every ``poke_interval``
-    seconds. Example DAGs wait minutes; a test of them on a deployment waits seconds."""
-    return (
-        '"""Cluster policy of a test deployment: waits of minutes become seconds."""\n\n'
-        "from datetime import timedelta\n\n\n"
-        "def task_policy(task):\n"
-        f"    task.retry_delay = timedelta(seconds={float(retry_delay)!r})\n"
-        "    task.retry_exponential_backoff = 0\n"
-        '    if hasattr(task, "poke_interval"):\n'
-        f"        task.poke_interval = {float(poke_interval)!r}\n"
-    )
+    after ``retry_delay`` seconds (no backoff), sensors that check every ``poke_interval`` seconds
+    and, when ``settle`` is given, imports that give Ango ``settle`` seconds to apply a write
+    (:class:`~airflow_provider_ango.operators.imports.AngoImportAssetsOperator`: a retry waits
+    ``settle - retry_delay`` before its existence check, so the two are scaled together or a
+    retry waits minutes). Example DAGs wait minutes; a test of them on a deployment waits seconds."""
+    lines = [
+        '"""Cluster policy of a test deployment: waits of minutes become seconds."""',
+        "",
+        "from datetime import timedelta",
+        "",
+        "",
+        "def task_policy(task):",
+        f"    task.retry_delay = timedelta(seconds={float(retry_delay)!r})",
+        "    task.retry_exponential_backoff = 0",
+        '    if hasattr(task, "poke_interval"):',
+        f"        task.poke_interval = {float(poke_interval)!r}",
+    ]
+    if settle is not None:
+        lines += ['    if hasattr(task, "settle"):', f"        task.settle = {float(settle)!r}"]
+    return "\n".join(lines) + "\n"
 
 
 def deployment_env(

@@ -50,11 +50,14 @@ EXPECTED_DAGS = {
     "ango_prelabel_then_export",
     "ango_scheduled_export_to_lake",
 }
-# The example DAGs retry after minutes and count every minute or five; the deployment's cluster
-# policy makes that seconds. The retry delay stays well above the emulator's held request in the
-# SIGKILL test (see there).
+# The example DAGs retry after minutes, count every minute or five and give Ango minutes to apply a
+# write; the deployment's cluster policy makes that seconds. The retry delay stays well above the
+# emulator's held request in the SIGKILL test (see there). Settle and retry delay shrink together:
+# a retried import waits settle - retry_delay before its existence check (with the default settle
+# of 300 s that was 285 s, the SIGKILL test's whole budget); here it waits 5 s.
 RETRY_DELAY_SECONDS = 15.0
 POKE_INTERVAL_SECONDS = 1.0
+SETTLE_SECONDS = RETRY_DELAY_SECONDS + 5.0
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -139,7 +142,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterat
     home = root / "airflow"
     (home / "config").mkdir(parents=True)
     (home / "config" / "airflow_local_settings.py").write_text(
-        fast_waits_policy(RETRY_DELAY_SECONDS, POKE_INTERVAL_SECONDS)
+        fast_waits_policy(RETRY_DELAY_SECONDS, POKE_INTERVAL_SECONDS, SETTLE_SECONDS)
     )
     api_key = secrets.token_urlsafe(24)
     emulator, ango_url = start_emulator(api_key, root / "ango-emulator.log")

@@ -4,8 +4,8 @@
 separate processes on one metadata database (PostgreSQL in CI), with ``dags_examples/`` as the DAGs
 folder, the connections as ``AIRFLOW_CONN_*`` variables and the Ango Hub emulator and moto on
 loopback (see conftest). The DAG files are used as they are; the deployment's cluster policy only
-turns their minutes of retry delay and check interval into seconds. Every wait polls the API or the
-emulator's request log for a state, with a deadline.
+turns their minutes of retry delay, check interval and import settle time into seconds. Every wait
+polls the API or the emulator's request log for a state, with a deadline.
 """
 
 from __future__ import annotations
@@ -402,6 +402,8 @@ def test_an_import_killed_with_sigkill_is_retried_by_airflow_without_duplicates(
     killed_log = stack.api.task_log(NIGHTLY, run_id, "import_assets", 1)
     assert "Imported: 500/2500 assets" in killed_log  # it was killed mid-import
     assert "SIGKILL" in killed_log  # and the supervisor said how
+    # The retry gave the killed try's POSTs the rest of the settle time (settle 20 s - retry delay 15 s).
+    assert "Retry: waiting 5 s" in stack.api.task_log(NIGHTLY, run_id, "import_assets", 2)
     applied_before_retry = len(first["body"]["assets"]) + len(held["body"]["assets"])
     imported = stack.api.xcom(NIGHTLY, run_id, "import_assets")
     assert (imported["skipped_existing"], imported["submitted"]) == (
