@@ -22,18 +22,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import orjson
-from pydantic import ValidationError
-
 from airflow_provider_ango.exceptions import AngoAmbiguousWriteError, AngoBatchNotFoundError
 from airflow_provider_ango.hooks.ango import AngoHubHook
+from airflow_provider_ango.imports.checks import check_line
 from airflow_provider_ango.imports.existence import ExistenceCheck, Presence
 from airflow_provider_ango.imports.fingerprints import FingerprintSet, fingerprint
 from airflow_provider_ango.imports.presence import DEFAULT_PAGE_SIZE
 from airflow_provider_ango.imports.scope import ManifestScope, ScopeCollector
 from airflow_provider_ango.imports.settle import Items, SettleLedger, delete_extras, extra_assets
 from airflow_provider_ango.models.api import Project
-from airflow_provider_ango.models.imports import AngoImportItem, validation_reason
 from airflow_provider_ango.progress import LogLike, Progress
 
 #: ``(source, line_number, line)`` for every non-blank line of every manifest shard, in order.
@@ -98,18 +95,6 @@ class ImportSettings:
     retry_wait: float = 0.0
 
 
-def _parse(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
-    try:
-        raw = orjson.loads(line)
-    except orjson.JSONDecodeError as error:
-        return None, f"not JSON: {error}"
-    try:
-        AngoImportItem.model_validate(raw)
-    except ValidationError as error:
-        return None, validation_reason(error)
-    return raw, None
-
-
 @dataclass
 class AssetImporter:
     """One run's import of a manifest (the steps in the module docstring)."""
@@ -139,7 +124,7 @@ class AssetImporter:
         scopes = ScopeCollector()
         for source, number, line in lines():
             self.counts.total += 1
-            raw, reason = _parse(line)
+            raw, reason = check_line(line)
             if raw is None:
                 self.counts.invalid += 1
                 if self.counts.invalid <= MAX_LOGGED_INVALID:
@@ -198,7 +183,7 @@ class AssetImporter:
     @staticmethod
     def _external_ids(lines: ManifestLines) -> Iterator[str]:
         for _source, _number, line in lines():
-            raw, _ = _parse(line)
+            raw, _ = check_line(line)
             if raw is not None:
                 yield raw["externalId"]
 
@@ -269,7 +254,7 @@ class AssetImporter:
         progress = Progress(self.log, "Imported", max(to_send, 0), unit="assets", clock=self.clock)
         chunk: Items = []
         for _source, _number, line in lines():
-            raw, _ = _parse(line)
+            raw, _ = check_line(line)
             if raw is None:
                 continue
             external_id = raw["externalId"]
