@@ -15,6 +15,7 @@ from airflow_provider_ango.hooks.bucket.address import (
     s3_virtual_host_base,
 )
 from airflow_provider_ango.hooks.bucket.base import BucketObject, Store, Upload, utc
+from airflow_provider_ango.hooks.bucket.pools import pool_kwargs_for
 from airflow_provider_ango.redaction import scrub_text, truncate
 
 if TYPE_CHECKING:
@@ -33,15 +34,40 @@ class S3Store(Store):
 
     max_parts = 10_000
 
-    @cached_property
+    @property
     def airflow_hook(self) -> S3Hook:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        def build() -> S3Hook:
+            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        return S3Hook(aws_conn_id=self.conn_id)
+            return S3Hook(aws_conn_id=self.conn_id)
 
-    @cached_property
+        return self._built("airflow_hook", build)
+
+    @property
     def client(self) -> Any:
-        return self.airflow_hook.get_conn()
+        """The boto3 client (thread-safe, unlike boto3 sessions and resources), shared by every thread."""
+        return self._built("client", self._new_client)
+
+    def _new_client(self) -> Any:
+        """S3Hook's client, with ``max_pool_connections`` of at least ``pool_size``.
+
+        The connection's ``config_kwargs`` stay as they are (an explicit ``max_pool_connections``
+        included); only a missing pool size is added.
+        """
+        hook = self.airflow_hook
+        extra = pool_kwargs_for(hook.conn_config.extra_config.get("config_kwargs"), self.pool_size)
+        if not extra:
+            return hook.get_conn()
+        from botocore.config import Config
+
+        return hook.get_client_type(region_name=hook.region_name, config=hook.config.merge(Config(**extra)))
+
+    def _warm(self) -> None:
+        self.client  # noqa: B018  (built now, on this thread)
+
+    def _widen_pool(self, size: int) -> None:
+        if "client" in self.__dict__:
+            self.__dict__["client"] = self._new_client()  # a botocore pool cannot grow: a new client
 
     # -- errors -----------------------------------------------------------------------------------
 
