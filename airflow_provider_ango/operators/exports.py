@@ -28,6 +28,7 @@ from airflow_provider_ango.exports.sealing import unseal_url
 from airflow_provider_ango.exports.staging import STAGED_NAME, stage_export, staged_summary
 from airflow_provider_ango.exports.window import WindowArg, coerce_window, incremental_window, window_summary
 from airflow_provider_ango.hooks.ango import AngoHubHook, endpoints
+from airflow_provider_ango.hooks.bucket import DEFAULT_MAX_CONCURRENCY
 from airflow_provider_ango.models.export import ExportOptions, SignedUrl
 from airflow_provider_ango.triggers.exports import AngoExportTrigger
 
@@ -254,9 +255,17 @@ class AngoLandExportOperator(BaseOperator):
         Airflow 3.3 a partitioned event does not queue DAGs scheduled on the plain Asset; set it
         only when the consumers are partition-aware.
     :param scratch_dir: local folder for the spooled zip (it needs the zip's size on disk).
+    :param max_concurrency: storage requests kept in flight for the per-file steps: split-layout
+        writes, publishes, deletes of stale and temporary files (templated; default 16).
     """
 
-    template_fields: Sequence[str] = ("source", "destination_uri", "layout", "asset_partition_key")
+    template_fields: Sequence[str] = (
+        "source",
+        "destination_uri",
+        "layout",
+        "asset_partition_key",
+        "max_concurrency",
+    )
     ui_color = "#e2f0d9"
 
     def __init__(
@@ -274,6 +283,7 @@ class AngoLandExportOperator(BaseOperator):
         emit_asset: bool = True,
         asset_partition_key: str | None = None,
         scratch_dir: str | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         **kwargs: Any,
     ) -> None:
         if "{{" not in layout:  # a templated layout (a Param, say) is checked once rendered
@@ -293,6 +303,7 @@ class AngoLandExportOperator(BaseOperator):
         self.destination_conn_id = destination_conn_id
         self.asset_partition_key = asset_partition_key
         self.scratch_dir = scratch_dir
+        self.max_concurrency = max_concurrency
 
     def execute(self, context: Context) -> dict[str, Any]:
         check_layout(self.layout, self.compression)
@@ -322,6 +333,7 @@ class AngoLandExportOperator(BaseOperator):
                 max_bytes=self.max_bytes_per_part,
                 compression=self.compression,
                 scratch_dir=scratch,
+                max_concurrency=self.max_concurrency,
             )
         xcom = result.to_xcom()
         self._emit_asset_event(context, {**xcom, "window": info.get("window"), "sha256": info.get("sha256")})

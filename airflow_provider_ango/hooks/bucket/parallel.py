@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
@@ -67,7 +67,7 @@ def ordered_map(
     max_concurrency: int,
     name_of: Callable[[Item], str],
     what: str = "storage step",
-) -> Iterator[Result]:
+) -> Generator[Result, None, None]:
     """``step(item)`` for every item, at most ``max_concurrency`` at once, results in input order.
 
     :param name_of: how an error names an item (an object URI, say); called only on failure.
@@ -84,7 +84,7 @@ def ordered_map(
 
 def _serial(
     step: Callable[[Item], Result], items: Iterable[Item], name_of: Callable[[Item], str], what: str
-) -> Iterator[Result]:
+) -> Generator[Result, None, None]:
     for item in items:
         try:
             result = step(item)
@@ -100,7 +100,7 @@ def _concurrent(
     limit: int,
     name_of: Callable[[Item], str],
     what: str,
-) -> Iterator[Result]:
+) -> Generator[Result, None, None]:
     source = iter(items)
     window: deque[tuple[Item, Future[Result]]] = deque()
     exhausted = failed = False
