@@ -12,6 +12,7 @@ resolution). See the README's "Buckets" section for the URL rules and what each 
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -43,6 +44,8 @@ from airflow_provider_ango.hooks.bucket.parallel import (
 from airflow_provider_ango.hooks.bucket.select import KeyFilter
 from airflow_provider_ango.hooks.bucket.streams import BucketWriter, ChunkReader
 from airflow_provider_ango.models.window import TimeWindow
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONN_IDS = {"s3": "aws_default", "gcs": "google_cloud_default", "azure": "wasb_default"}
 
@@ -372,7 +375,7 @@ class BucketHook(BaseHook):
             raise BucketArgumentError(f"publish needs two different keys, got {tmp_key!r} twice")
         self._store.copy(source, dest)
         self._store.delete(source)
-        self.log.debug("Published %s", self._store.describe(dest))
+        log.debug("Published %s", self._store.describe(dest))  # the landing logs one INFO summary
 
 
 __all__ = ["DEFAULT_CONN_IDS", "BucketHook"]
