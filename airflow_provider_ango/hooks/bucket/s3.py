@@ -242,14 +242,32 @@ class S3Store(Store):
             )
 
     def copy(self, source_key: str, dest_key: str) -> None:
+        """CopyObject at once (one request); past its 5 GiB limit, a multipart copy part by part.
+
+        S3 refuses CopyObject for a larger source; only then is the source's size looked up (a
+        HEAD) and the copy made in ``COPY_PART_SIZE`` parts, its content type and metadata kept.
+        """
+        from botocore.exceptions import ClientError
+
+        source = {"Bucket": self.bucket, "Key": source_key}
+        with self._calls("copy to", dest_key):
+            try:
+                self.client.copy_object(Bucket=self.bucket, Key=dest_key, CopySource=source)
+                return
+            except ClientError as exc:
+                refused = exc
+        code = str(refused.response.get("Error", {}).get("Code", ""))
+        if code in _NOT_FOUND:
+            raise BucketObjectNotFoundError(
+                f"{self.describe(source_key)} does not exist (could not read it)"
+            ) from refused
+        if code in _DENIED or code == "NoSuchBucket":
+            raise self._client_error(refused, "copy to", dest_key) from refused
         with self._calls("read", source_key):
             head = self.client.head_object(Bucket=self.bucket, Key=source_key)
         size = int(head["ContentLength"])
-        source = {"Bucket": self.bucket, "Key": source_key}
         if size <= COPY_SINGLE_LIMIT:
-            with self._calls("copy to", dest_key):
-                self.client.copy_object(Bucket=self.bucket, Key=dest_key, CopySource=source)
-            return
+            raise self._client_error(refused, "copy to", dest_key) from refused  # not about the size
         upload = _S3Upload(self, dest_key, str(head.get("ContentType") or "application/octet-stream"))
         upload.metadata = dict(head.get("Metadata") or {})
         try:
