@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,9 @@ def _azurite_pid(endpoint: str) -> int:
 
 
 def connect(server: Server, endpoint: str) -> tuple[str, str]:
-    """Point the store's default connection (and GCS's emulator variable) at ``endpoint``; (conn id, URI root)."""
+    """Point the store's default connection (and GCS's emulator variable) at ``endpoint``.
+
+    Returns the connection id and the URI scheme."""
     if server.kind == "s3":
         connection: dict[str, Any] = {
             "conn_type": "aws",
@@ -233,7 +236,8 @@ def timed(run: Callable[[], Any], proxy: Any, server: Server) -> Figure:
     )
 
 
-def run_manifest(uri: str, folder: str, run: str, concurrency: int) -> None:
+def run_manifest(uri: str, size: int, concurrency: int, run: str) -> None:
+    folder = f"images-{size}"
     from airflow_provider_ango.operators.imports import AngoBuildImportOperator
 
     start = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -250,7 +254,10 @@ def run_manifest(uri: str, folder: str, run: str, concurrency: int) -> None:
     assert result["counts"]["image"] == int(folder.rsplit("-", 1)[1]), result["counts"]
 
 
-def run_landing(uri: str, zip_path: Path, run: str, concurrency: int, scratch: Path) -> None:
+def run_landing(
+    uri: str, zips: dict[int, Path], scratch: Path, size: int, concurrency: int, run: str
+) -> None:
+    zip_path = zips[size]
     from airflow_provider_ango.exports.landing import Destination, land
     from airflow_provider_ango.exports.locations import bucket_root
 
@@ -331,12 +338,12 @@ def main() -> None:
                     connect(server, proxy.via(server.endpoint) if kind == "azure" else proxy.url)
                     tag = f"d{int(delay * 1000)}"
                     jobs: dict[str, Callable[[int, int, str], None]] = {
-                        "manifest": lambda size, c, run: run_manifest(uri, f"images-{size}", run, c),
-                        "landing": lambda size, c, run: run_landing(uri, zips[size], run, c, scratch),
+                        "manifest": partial(run_manifest, uri),
+                        "landing": partial(run_landing, uri, zips, scratch),
                     }
                     for job, work in jobs.items():
-                        serial = timed(lambda: work(sample, 1, f"{job}-{tag}-serial"), proxy, server)
-                        both = timed(lambda: work(count, concurrency, f"{job}-{tag}-c"), proxy, server)
+                        serial = timed(partial(work, sample, 1, f"{job}-{tag}-serial"), proxy, server)
+                        both = timed(partial(work, count, concurrency, f"{job}-{tag}-c"), proxy, server)
                         figures[job, delay, 1], figures[job, delay, concurrency] = serial, both
                         verdicts += report(
                             kind, job, delay, serial, both, count / sample, concurrency, figures
@@ -363,8 +370,8 @@ def report(
     ratio = f"{both.seconds / bound:10.2f}" if bound else f"{'-':>10}"
     added_ratio = f"{added / bound:11.2f}" if bound else f"{'-':>11}"
     print(
-        f"{kind:<6} {job:<9} {delay * 1000:>3.0f}ms {serial_seconds:>9.1f} {both.seconds:>8.2f} {both.requests:>8} "
-        f"{bound:>8.2f} {ratio} {added_ratio} {serial_seconds / both.seconds:>10.1f}x "
+        f"{kind:<6} {job:<9} {delay * 1000:>3.0f}ms {serial_seconds:>9.1f} {both.seconds:>8.2f} "
+        f"{both.requests:>8} {bound:>8.2f} {ratio} {added_ratio} {serial_seconds / both.seconds:>10.1f}x "
         f"{both.client_cpu:>9.1f}s {both.server_cpu:>8.1f}s",
         flush=True,
     )
@@ -374,15 +381,16 @@ def report(
     faster = serial_seconds >= 10 * both.seconds
     busy = (both.client_cpu + both.server_cpu) / 2  # two cores: the least the CPU work alone takes
     lines = [
-        f"{kind} {job} at {delay * 1000:.0f} ms: concurrent {both.seconds:.2f} s = {both.seconds / bound:.2f}x the "
-        f"bound {bound:.2f} s ({'within' if within else 'NOT within'} 2x); {serial_seconds / both.seconds:.1f}x "
-        f"faster than serial ({'at least' if faster else 'NOT'} 10x)."
+        f"{kind} {job} at {delay * 1000:.0f} ms: concurrent {both.seconds:.2f} s = "
+        f"{both.seconds / bound:.2f}x the bound {bound:.2f} s ({'within' if within else 'NOT within'} 2x); "
+        f"{serial_seconds / both.seconds:.1f}x faster than serial ({'at least' if faster else 'NOT'} 10x)."
     ]
     if not (within and faster):
         lines.append(
-            f"    why: the run spent {both.client_cpu:.1f} s of CPU here and {both.server_cpu:.1f} s in the emulator, "
-            f"at least {busy:.1f} s on two cores, against {bound:.2f} s of round trips: the emulator's and the "
-            "client's work per request, not the waiting, bounds it here (a cloud store's work is not on this machine)."
+            f"    why: the run spent {both.client_cpu:.1f} s of CPU here and {both.server_cpu:.1f} s in "
+            f"the emulator, at least {busy:.1f} s on two cores, against {bound:.2f} s of round trips: "
+            "the emulator's and the client's work per request, not the waiting, bounds it here (a cloud "
+            "store's work is not on this machine)."
         )
     return lines
 

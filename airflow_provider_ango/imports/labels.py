@@ -5,7 +5,8 @@ Input files hold items of the Ango Import Format, keyed by ``externalId``: a JSO
 object per line). Three streaming passes:
 
 1. validate every item (shape, ``schemaId`` of every annotation against the project's
-   category schema, no externalId twice), keeping externalIds as 8-byte fingerprints;
+   category schema, every classification answer against its type, options and ``required``
+   (:mod:`.answers`), no externalId twice), keeping externalIds as 8-byte fingerprints;
 2. one listing of the project's assets finds which externalIds exist (a second read of the
    input names the first unknown ones, only when there are some);
 3. only when nothing is wrong: send in chunks. Any problem raises one
@@ -28,10 +29,15 @@ import ijson
 import orjson
 from pydantic import ValidationError
 
-from airflow_provider_ango.exceptions import AngoAmbiguousWriteError
+from airflow_provider_ango.exceptions import (
+    AngoAmbiguousWriteError,
+    AngoLabelValidationError,
+    BucketObjectNotFoundError,
+)
 from airflow_provider_ango.hooks.ango import AngoHubHook
 from airflow_provider_ango.hooks.ango.endpoints import chunked
 from airflow_provider_ango.hooks.bucket import BucketHook, ordered_map
+from airflow_provider_ango.imports.answers import Ontology, answer_problems
 from airflow_provider_ango.imports.fingerprints import FingerprintSet, fingerprint
 from airflow_provider_ango.imports.presence import DEFAULT_PAGE_SIZE, asset_external_id, list_present
 from airflow_provider_ango.imports.sources import BucketFiles
@@ -47,8 +53,8 @@ MAX_OFFENDERS = 10
 WHOLE_FILE_BYTES = 1024 * 1024
 
 
-class LabelValidationError(ValueError):
-    """The pre-labels do not fit the project; nothing was sent."""
+class LabelValidationError(AngoLabelValidationError):
+    """The pre-labels do not fit the project; nothing was sent (kept under its first name)."""
 
 
 def iter_label_file(buffered: io.BufferedReader, uri: str) -> Iterator[tuple[str, Any]]:
@@ -92,19 +98,22 @@ def read_label_files(
                 reserved.add(id(hook))
             yield uri, hook, key
 
-    def fetch(target: tuple[str, BucketHook, str]) -> tuple[str, BucketHook, str, bytes]:
+    def fetch(target: tuple[str, BucketHook, str]) -> tuple[str, bytes]:
         uri, hook, key = target
-        return uri, hook, key, hook.read_bytes(key, 0, WHOLE_FILE_BYTES + 1)
+        try:
+            return uri, hook.read_bytes(key, 0, WHOLE_FILE_BYTES + 1)
+        except BucketObjectNotFoundError:
+            raise files.not_found(uri, "label file") from None
 
     fetched = ordered_map(
         fetch, targets(), max_concurrency=max_concurrency, name_of=lambda target: target[0], what="read"
     )
     with closing(fetched):
-        for uri, hook, key, head in fetched:
+        for uri, head in fetched:
             if len(head) <= WHOLE_FILE_BYTES:
                 yield from iter_label_file(io.BufferedReader(io.BytesIO(head)), uri)
                 continue
-            with hook.open_read(key) as stream:
+            with files.open(uri, "label file") as stream:
                 yield from iter_label_file(stream, uri)
 
 
@@ -164,12 +173,13 @@ class LabelImporter:
         """Passes 1 and 2; raises :class:`LabelValidationError` naming the first offenders."""
         project = self.hook.get_project(self.project_id)
         known = schema_ids(project.category_schema)
+        ontology = Ontology.of(project.category_schema)
         offenders: list[str] = []
         problems = 0
         ids = FingerprintSet()
         for where, raw in records():
             self.counts.items += 1
-            reason = self._check(raw, known)
+            reason = self._check(raw, known, ontology)
             if reason is not None:
                 problems += 1
                 if len(offenders) < MAX_OFFENDERS:
@@ -194,7 +204,8 @@ class LabelImporter:
             raise LabelValidationError(
                 f"{problems} problem(s) in the pre-labels for project {self.project_id}; nothing was "
                 f"imported. First ones:\n  {shown}\nFix the input (schemaIds must come from the "
-                "project's category schema; externalIds must be assets of the project) and run again."
+                "project's category schema; answers must fit their classification's type and options, "
+                "required ones answered; externalIds must be assets of the project) and run again."
             )
         self.log.info(
             "Pre-labels checked: %d item(s), %d annotation(s), every schemaId and externalId known",
@@ -202,7 +213,7 @@ class LabelImporter:
             self.counts.annotations,
         )
 
-    def _check(self, raw: Any, known: dict[str, set[str]]) -> str | None:
+    def _check(self, raw: Any, known: dict[str, set[str]], ontology: Ontology) -> str | None:
         if isinstance(raw, Exception):
             return str(raw)
         if not isinstance(raw, dict):
@@ -217,8 +228,9 @@ class LabelImporter:
             self.counts.annotations += 1
             if schema_id not in known[section]:
                 bad.append(f"unknown schemaId {schema_id!r} ({section})")
+        bad.extend(answer_problems(ontology, raw))
         if bad:
-            return f"externalId {item.external_id!r}: " + ", ".join(dict.fromkeys(bad))
+            return f"externalId {item.external_id!r}: " + "; ".join(dict.fromkeys(bad))
         return None
 
     def _unknown_external_ids(self, records: LabelRecords, ids: FingerprintSet) -> tuple[int, list[str]]:
