@@ -101,6 +101,8 @@ def connections(
 ) -> dict[str, Any]:
     from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
 
+    from airflow_provider_ango.testing.ango import FIXTURE_SETTINGS, connection_extra
+
     ango.control.add_key(key=API_KEY)
     endpoint = s3_emulator.endpoint.replace("http://", f"http://minio-user:{MINIO_PASSWORD}@")
     blob_endpoint = planted_azurite["endpoint"]
@@ -112,7 +114,12 @@ def connections(
         datetime.now(UTC) + timedelta(hours=1),
     )
     forms = {
-        "ANGO_PLANTED": {"conn_type": "ango", "host": ango.url, "password": API_KEY},
+        "ANGO_PLANTED": {
+            "conn_type": "ango",
+            "host": ango.url,
+            "password": API_KEY,
+            "extra": connection_extra(FIXTURE_SETTINGS),  # the batch reading and rate of the fixture
+        },
         "MINIO_PLANTED": {
             "conn_type": "aws",
             "login": S3_KEY_ID,
