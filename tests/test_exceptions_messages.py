@@ -163,7 +163,12 @@ def test_input_not_found(s3_store: Store, ango: AngoEmulator, project: dict[str,
 
 def test_export_config_error() -> None:
     error = raised(lambda: land_op("s3://b/x/export.zip", "s3://lake/dt=1/", layout="csv"))
-    named(error, exceptions.AngoExportConfigError, "'csv'", "use one of raw, ndjson, json, split, parquet, delta")
+    named(
+        error,
+        exceptions.AngoExportConfigError,
+        "'csv'",
+        "use one of raw, ndjson, json, split, parquet, delta",
+    )
 
 
 # -- Ango Hub's answers ----------------------------------------------------------------------------

@@ -78,21 +78,21 @@ def objects_and_files() -> tuple[list[Obj], dict[str, bytes]]:
         elif kind == 3:
             key = f"img/missing-{number:03d}.png"  # listed, then gone before its header is read
         elif kind == 4:
-            key = f"img/garbage-{number:03d}.png"
-            files[key] = b"not an image at all, just bytes" * 4
+            key = f"img/unread-{number:03d}.tif"  # an image whose size the header reader cannot tell
+            files[key] = b"II*\x00 a TIFF header the builder does not parse" * 4
         else:
             key = f"vid/{number:03d}.mp4"
             if number % 12 == 5:
                 files[key + ".json"] = b'{"frameCount": 1.5}'  # invalid: an error record
             # else: no sidecar, which is no error
-        objs.append(Obj(key, size=number))
+        objs.append(Obj(key, size=number + 1))  # no empty file: that is an invalid item of its own
     objs.append(Obj("stray.tmp"))  # not an asset type
     objs.append(Obj("img/late.png", last_modified=T0 + timedelta(days=1)))  # outside the window
     return objs, files
 
 
 def external_id(obj: ObjectInfo) -> str:
-    if obj.size % 17 == 0 and obj.size:
+    if (obj.size - 1) % 17 == 0 and obj.size > 1:
         raise ValueError(f"no external id for {obj.key}")
     return f"ext/{obj.key}"
 
@@ -132,6 +132,7 @@ def test_records_stats_and_warnings_are_the_serial_ones_in_order(caplog: pytest.
     assert b"FileNotFoundError" in text
     assert b"frameCount" in text
     assert b"no external id" in text
+    assert b"not a PNG image" not in text  # the TIFFs are images of unknown size, not refused
     garbage = [n for n in range(240) if n % 6 == 4 and not (n % 17 == 0 and n)]
     assert serial_stats.image_size_unknown == len(garbage)  # the others failed on their external id
     assert serial_stats.outside_window == 1

@@ -56,9 +56,9 @@ def test_files_read_concurrently_give_the_serial_items_in_order(
 
 
 def test_a_missing_file_fails_naming_it(store: Store) -> None:
-    from airflow_provider_ango.hooks.bucket import BucketObjectNotFoundError
+    from airflow_provider_ango.exceptions import AngoInputNotFoundError
 
     store.hook.write_bytes("labels/a.ndjson", orjson.dumps(item("a.jpg")))
     uris = [store.hook.uri_for("labels/a.ndjson"), store.hook.uri_for("labels/gone.ndjson")]
-    with pytest.raises(BucketObjectNotFoundError, match=r"labels/gone\.ndjson"):
+    with pytest.raises(AngoInputNotFoundError, match=r"label file \S+/labels/gone\.ndjson does not exist"):
         list(read_label_files(BucketFiles(store.bucket.conn_id), uris, max_concurrency=4))
