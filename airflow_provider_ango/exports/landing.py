@@ -22,6 +22,12 @@ server-side copies, after minutes of step 1) leaves the partition without ``_SUC
 until the retry lands it again. One landing per destination at a time: a second landing
 of the same partition started meanwhile removes the first one's temporary files.
 
+Per-file steps (split-layout writes, the moves, the deletes of stale files) keep
+``max_concurrency`` requests in flight on the shared ordered map; each phase still ends
+before the next begins, and a failure stops new work and waits for the requests in flight
+before it is raised, so the order above holds as it is: ``_SUCCESS`` and ``_manifest.json``
+are deleted before the first move and written after the last one. Each phase logs one INFO
+summary (files, bytes, seconds); single moves are logged at DEBUG.
 Because step 2 deletes files directly under the destination and step 1 clears the temporary
 folder, :func:`check_overlap` refuses (before anything is read or written) a destination that
 holds the staged zip or overlaps the staging prefix, and a temporary folder that would hold it.
@@ -31,8 +37,10 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,8 +59,8 @@ from airflow_provider_ango.exports.layouts import (
     write_records,
 )
 from airflow_provider_ango.exports.records import iter_zip_records
-from airflow_provider_ango.exports.registry import FileRegistry
-from airflow_provider_ango.hooks.bucket import BucketHook
+from airflow_provider_ango.exports.registry import FileEntry, FileRegistry
+from airflow_provider_ango.hooks.bucket import DEFAULT_MAX_CONCURRENCY, BucketHook, ordered_map
 from airflow_provider_ango.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -199,8 +207,10 @@ def write_layout(
     max_rows: int,
     max_bytes: int,
     compression: Compression,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
 ) -> None:
     """Step 1: every file of the layout under ``temp_prefix``."""
+    started = time.monotonic()
     progress = Progress(log, f"Writing {layout} layout for {destination.uri}", unit="records")
     if layout == "raw":
         records = sum(1 for _ in _records_counted(zip_path, progress))  # counted for the manifest
@@ -214,28 +224,71 @@ def write_layout(
             max_rows=max_rows,
             max_bytes=max_bytes,
             compression=compression,
+            max_concurrency=max_concurrency,
         )
         write_records(writer, _records_counted(zip_path, progress))
     progress.finish()
+    log.info(
+        "Wrote %d file(s), %d bytes, in %.1f s under %s",
+        registry.files,
+        registry.bytes,
+        time.monotonic() - started,
+        destination.bucket.uri_for(temp_prefix),
+    )
 
 
 def publish(
-    destination: Destination, temp_prefix: str, registry: FileRegistry, header: dict[str, Any]
+    destination: Destination,
+    temp_prefix: str,
+    registry: FileRegistry,
+    header: dict[str, Any],
+    *,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
 ) -> None:
     """Step 2: move the files into place, drop stale ones, then the manifest and ``_SUCCESS``."""
     bucket, prefix = destination.bucket, destination.prefix
     bucket.delete(prefix + SUCCESS_NAME)
     bucket.delete(prefix + MANIFEST_NAME)
-    for entry in registry:
+
+    def move(entry: FileEntry) -> FileEntry:  # on a worker thread: copy, then delete the temporary file
         bucket.publish(temp_prefix + entry.name, prefix + entry.name)
-    stale = 0
-    for obj in bucket.iter_objects(prefix, recursive=False):
-        name = obj.key[len(prefix) :]
-        if name not in (MANIFEST_NAME, SUCCESS_NAME) and name not in registry:
-            bucket.delete(obj.key)
-            stale += 1
-    if stale:
-        log.info("Removed %d file(s) of an earlier landing from %s", stale, destination.uri)
+        return entry
+
+    started = time.monotonic()
+    moved = ordered_map(
+        move,
+        iter(registry),  # read on this thread (the registry's SQLite stays on it)
+        max_concurrency=max_concurrency,
+        name_of=lambda entry: bucket.uri_for(prefix + entry.name),
+        what="publish",
+    )
+    files = size = 0
+    with closing(moved):
+        for entry in moved:
+            files += 1
+            size += entry.bytes
+    log.info(
+        "Published %d file(s), %d bytes, in %.1f s to %s (%d request(s) in flight)",
+        files,
+        size,
+        time.monotonic() - started,
+        destination.uri,
+        max_concurrency,
+    )
+    started = time.monotonic()
+    stale_keys = (
+        obj.key
+        for obj in bucket.iter_objects(prefix, recursive=False)
+        if obj.key[len(prefix) :] not in (MANIFEST_NAME, SUCCESS_NAME)
+        and obj.key[len(prefix) :] not in registry
+    )
+    stale = bucket.delete_keys(stale_keys, max_concurrency=max_concurrency)
+    log.info(
+        "Removed %d file(s) of an earlier landing from %s in %.1f s",
+        stale,
+        destination.uri,
+        time.monotonic() - started,
+    )
     with tempfile.TemporaryDirectory(prefix="ango-manifest-") as scratch:
         manifest = Path(scratch) / MANIFEST_NAME
         registry.write_manifest(manifest, header)
@@ -243,7 +296,7 @@ def publish(
             for chunk in iter(lambda: source.read(1024 * 1024), b""):
                 out.write(chunk)
     bucket.write_bytes(prefix + SUCCESS_NAME, b"")
-    bucket.delete_prefix(temp_prefix)
+    bucket.delete_prefix(temp_prefix, max_concurrency=max_concurrency)
 
 
 def land(
@@ -256,9 +309,12 @@ def land(
     max_bytes: int = 128 * 1024 * 1024,
     compression: Compression = None,
     scratch_dir: str | None = None,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
 ) -> LandingResult:
     """Land the export at ``zip_path`` under ``destination`` in ``layout`` (see the module doc).
 
+    ``max_concurrency``: storage requests in flight for the per-file steps (the bucket's
+    connection pool is fitted to it first).
     ``zip_path`` None lands an empty partition: no data file, an empty manifest and ``_SUCCESS``
     (the trigger task found the run's interval empty and requested no export).
     """
@@ -270,7 +326,8 @@ def land(
             "s3://lake/ango/dt={{ ds }}/ (its files are replaced on every run)"
         )
     bucket = destination.bucket
-    leftovers = bucket.delete_prefix(destination.temp_root)
+    max_concurrency = bucket.reserve_connections(max_concurrency)
+    leftovers = bucket.delete_prefix(destination.temp_root, max_concurrency=max_concurrency)
     if leftovers:
         log.info("Removed %d temporary file(s) left by an earlier, interrupted landing", leftovers)
     temp_prefix = f"{destination.temp_root}{uuid.uuid4().hex}/"
@@ -286,14 +343,15 @@ def land(
                     max_rows=max_rows,
                     max_bytes=max_bytes,
                     compression=compression,
+                    max_concurrency=max_concurrency,
                 )
         except BaseException:
             log.error("Landing failed before publishing; %s was not touched", destination.uri)
-            bucket.delete_prefix(temp_prefix)
+            bucket.delete_prefix(temp_prefix, max_concurrency=max_concurrency)
             raise
         full_header = {"version": MANIFEST_VERSION, "layout": layout, "compression": compression, **header}
         full_header["destination"] = destination.uri
-        publish(destination, temp_prefix, registry, full_header)
+        publish(destination, temp_prefix, registry, full_header, max_concurrency=max_concurrency)
         log.info(
             "Landed %d record(s) in %d file(s), %d bytes, at %s",
             registry.records,

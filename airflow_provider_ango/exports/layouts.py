@@ -9,7 +9,9 @@
 
 Every file is written through ``open_write`` of the store (a streamed upload that leaves
 nothing behind if it fails), counted and hashed (SHA-256 of the bytes stored, so of the
-compressed bytes for ``.gz``), and recorded in the landing's :class:`FileRegistry`.
+compressed bytes for ``.gz``), and recorded in the landing's :class:`FileRegistry`. The split
+layout writes ``max_concurrency`` files at a time on the shared ordered map (names are chosen
+and recorded on the caller's thread, in record order; only the uploads run on the pool).
 Records are written with orjson, so a JSON export and an NDJSON export of the same tasks
 land byte-identical records.
 """
@@ -20,7 +22,7 @@ import gzip
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, closing
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol
@@ -30,6 +32,7 @@ import orjson
 from airflow_provider_ango.exceptions import AngoExportConfigError, AngoExportFormatError
 from airflow_provider_ango.exports.registry import FileEntry, FileRegistry
 from airflow_provider_ango.exports.safe_keys import asset_object_name
+from airflow_provider_ango.hooks.bucket.parallel import DEFAULT_MAX_CONCURRENCY, ordered_map
 
 Layout = Literal["raw", "ndjson", "json", "split"]
 LAYOUTS: tuple[str, ...] = ("raw", "ndjson", "json", "split")
@@ -114,6 +117,11 @@ class LayoutWriter:
     def add(self, record: Any) -> None:
         raise NotImplementedError
 
+    def add_all(self, records: Iterable[Any]) -> None:
+        """Every record, in order (a writer that can write several files at once overrides it)."""
+        for record in records:
+            self.add(record)
+
     def finish(self) -> None:
         """Commit what is still open (called on success)."""
 
@@ -193,14 +201,38 @@ class PartWriter(LayoutWriter):
 
 
 class SplitWriter(LayoutWriter):
-    """One ``<safe externalId>-<hash>.json`` per asset."""
+    """One ``<safe externalId>-<hash>.json`` per asset, up to ``max_concurrency`` uploads in flight."""
 
-    def __init__(self, open_write: OpenWrite, prefix: str, registry: FileRegistry) -> None:
+    def __init__(
+        self,
+        open_write: OpenWrite,
+        prefix: str,
+        registry: FileRegistry,
+        *,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    ) -> None:
         super().__init__(open_write, prefix, registry)
+        self.max_concurrency = max_concurrency
         self.duplicates = 0
         self._seen = 0
 
     def add(self, record: Any) -> None:
+        self.registry.record(self._write(self._named(record)))
+
+    def add_all(self, records: Iterable[Any]) -> None:
+        written = ordered_map(
+            self._write,
+            (self._named(record) for record in records),  # pulled on this thread, in order
+            max_concurrency=self.max_concurrency,
+            name_of=lambda named: self._prefix + named[0],
+            what="write",
+        )
+        with closing(written):
+            for entry in written:
+                self.registry.record(entry)
+
+    def _named(self, record: Any) -> tuple[str, bytes]:
+        """The record's file name (claimed in the registry) and its bytes."""
         self._seen += 1
         external_id, task_id = _identity(record, self._seen)
         name = asset_object_name(external_id)
@@ -213,12 +245,19 @@ class SplitWriter(LayoutWriter):
                     "cannot give both a file of their own in the split layout (use ndjson)"
                 )
             self.duplicates += 1
+        return name, encode_record(record)
+
+    def _write(self, named: tuple[str, bytes]) -> FileEntry:
+        """Upload one file (on a worker thread); a failed upload leaves nothing at its key."""
+        name, data = named
         current = _OpenFile(self._open_write, self._prefix + name, None)
-        self._current = current
-        current.write(encode_record(record))
-        self._current = None
+        try:
+            current.write(data)
+        except BaseException as error:
+            current.abort(type(error), error, error.__traceback__)
+            raise
         current.commit()
-        self.registry.record(FileEntry(name, 1, current.hashing.bytes, current.hashing.sha256))
+        return FileEntry(name, 1, current.hashing.bytes, current.hashing.sha256)
 
 
 def _identity(record: Any, position: int) -> tuple[str, str]:
@@ -257,6 +296,7 @@ def record_writer(
     max_rows: int,
     max_bytes: int,
     compression: Compression,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
 ) -> LayoutWriter:
     if layout in ("ndjson", "json"):
         return PartWriter(
@@ -269,15 +309,14 @@ def record_writer(
             compression=compression,
         )
     if layout == "split":
-        return SplitWriter(open_write, prefix, registry)
+        return SplitWriter(open_write, prefix, registry, max_concurrency=max_concurrency)
     raise AngoExportConfigError(f"layout {layout!r} has no record writer; use one of {', '.join(LAYOUTS)}")
 
 
 def write_records(writer: LayoutWriter, records: Iterable[Any]) -> None:
     """Feed every record to ``writer``; the file in progress is aborted if anything fails."""
     with writer:
-        for record in records:
-            writer.add(record)
+        writer.add_all(records)
 
 
 __all__ = [

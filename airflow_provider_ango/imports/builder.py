@@ -4,12 +4,19 @@ The builder never holds a listing: it pulls objects from an iterator and yields 
 :class:`BuildRecord` per asset. Multi-page mode groups the images of each folder into one
 asset, which needs the listing in key order (every store lists that way); the open folders
 form a chain of nested prefixes, so memory stays at one folder's pages per level.
+
+Header reads (image sizes) and sidecar reads run ``max_concurrency`` at a time on the shared
+ordered map (:func:`~airflow_provider_ango.hooks.bucket.parallel.ordered_map`); only the reads
+do: rules, validation, counts and warnings stay on the caller's thread, in listing order, and an
+exception a read raised is raised again where the serial build would have met it. So the records
+(and the manifest written from them) are the serial ones, byte for byte, in the same order.
 """
 
 from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,6 +24,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from airflow_provider_ango.hooks.bucket.parallel import DEFAULT_MAX_CONCURRENCY, ordered_map
 from airflow_provider_ango.imports.media import (
     FIRST_READ_BYTES,
     MAX_HEADER_BYTES,
@@ -107,9 +115,26 @@ class FolderInfo:
     last_modified: datetime
 
 
+@dataclass(frozen=True)
+class MediaReads:
+    """What the reads of one object found; a field holds the exception when its read raised one."""
+
+    size: ImageSize | Exception | None = None  # None: not an image, or no size in the header
+    header_bytes: int = 0  # how much of the header was read
+    sidecar_key: str = ""
+    sidecar: bytes | Exception | None = None  # None: not a video, or no sidecar
+
+
+NO_READS = MediaReads()
+
+
 @dataclass
 class ItemBuilder:
-    """Bucket objects of ``window`` to import items by ``rules`` and ``options``, counting in ``stats``."""
+    """Bucket objects of ``window`` to import items by ``rules`` and ``options``, counting in ``stats``.
+
+    ``read_range`` is called from up to ``max_concurrency`` threads at once (1: on the caller's
+    thread, one read at a time); everything else runs on the caller's thread.
+    """
 
     rules: ItemRules
     options: BuildOptions
@@ -117,6 +142,7 @@ class ItemBuilder:
     url_of: UrlOf
     read_range: ReadRange
     log: LogLike
+    max_concurrency: int = field(default=DEFAULT_MAX_CONCURRENCY, kw_only=True)
     stats: BuildStats = field(default_factory=BuildStats, init=False)
 
     def wants(self, key: str) -> bool:
@@ -129,6 +155,24 @@ class ItemBuilder:
         if self.options.multi_page:
             yield from self._build_multi_page(objects)
             return
+        taken = self._taken(objects)
+        if not (self.options.image_dimensions or self.options.video_sidecar):
+            for obj in taken:
+                yield self._single(obj, NO_READS)
+            return
+        reads = ordered_map(
+            self._read_media,
+            taken,
+            max_concurrency=self.max_concurrency,
+            name_of=lambda obj: self.rules.prefix + obj.key,
+            what="header read",
+        )
+        with closing(reads):  # a failure below stops the reads in flight before it propagates
+            for obj, media in reads:
+                yield self._single(obj, media)
+
+    def _taken(self, objects: Iterable[ObjectInfo]) -> Iterator[ObjectInfo]:
+        """The objects of the wanted types in the window, counting the others."""
         for obj in objects:
             self.stats.listed += 1
             if not self.wants(obj.key):
@@ -137,10 +181,32 @@ class ItemBuilder:
             if not self.window.contains(obj.last_modified):
                 self.stats.outside_window += 1
                 continue
-            yield self._single(obj)
+            yield obj
 
     # -- one object, one asset --------------------------------------------------------
-    def _single(self, obj: ObjectInfo) -> BuildRecord:
+    def _read_media(self, obj: ObjectInfo) -> tuple[ObjectInfo, MediaReads]:
+        """The reads one object needs (on a worker thread); exceptions are kept, not raised."""
+        kind = asset_type_of(obj.key)
+        if kind == "image" and self.options.image_dimensions:
+            try:
+                size, header_bytes = self._read_image_size(obj.key)
+            except Exception as error:
+                return obj, MediaReads(size=error)
+            return obj, MediaReads(size=size, header_bytes=header_bytes)
+        if kind == "video" and self.options.video_sidecar:
+            sidecar_key = ""
+            try:
+                fields = object_fields(obj, self.rules.prefix, self.rules.bucket)
+                sidecar_key = self.options.video_sidecar.format(**fields).lstrip("/")
+                raw: bytes | None = self.read_range(sidecar_key, 0, None)
+            except FileNotFoundError:
+                raw = None
+            except Exception as error:
+                return obj, MediaReads(sidecar_key=sidecar_key, sidecar=error)
+            return obj, MediaReads(sidecar_key=sidecar_key, sidecar=raw)
+        return obj, NO_READS
+
+    def _single(self, obj: ObjectInfo, media: MediaReads) -> BuildRecord:
         kind = asset_type_of(obj.key)
         fields = object_fields(obj, self.rules.prefix, self.rules.bucket)
         external_id: str | None = None
@@ -152,11 +218,11 @@ class ItemBuilder:
                 )
             item: dict[str, Any] = {"data": self.url_of(obj.key), "externalId": external_id}
             if kind == "image" and self.options.image_dimensions:
-                size = self._image_size(obj.key)
+                size = self._image_size(obj.key, media)
                 if size is not None:
                     item["width"], item["height"] = size.width, size.height
             if kind == "video" and self.options.video_sidecar:
-                metadata = self._sidecar(obj, fields)
+                metadata = self._sidecar(media)
                 if metadata:
                     item["metadata"] = metadata
             self._common(item, obj, fields)
@@ -206,7 +272,8 @@ class ItemBuilder:
             payload["item"] = item
         return BuildRecord(False, kind, payload)
 
-    def _image_size(self, key: str) -> ImageSize | None:
+    def _read_image_size(self, key: str) -> tuple[ImageSize | None, int]:
+        """The size from the header (read longer while a JPEG needs it), and how much was read."""
         want = FIRST_READ_BYTES
         while True:
             header = self.read_range(key, 0, want)
@@ -215,25 +282,30 @@ class ItemBuilder:
                 want = min(max(answer.size, want * 2), MAX_HEADER_BYTES)
                 continue
             if isinstance(answer, ImageSize):
-                return answer
+                return answer, len(header)
             # Refused when the bytes are no image, or end before a header could: not when a JPEG's
             # header lies past the read limit.
             refused = not_an_image(posixpath.splitext(key)[1].lstrip("."), header)
             if refused is not None and (answer is None or len(header) < want):
                 raise refused
-            self.stats.image_size_unknown += 1
-            if self.stats.image_size_unknown <= 10:
-                self.log.warning("No image size found in the first %d bytes of %s", len(header), key)
-            return None
+            return None, len(header)
 
-    def _sidecar(self, obj: ObjectInfo, fields: Mapping[str, Any]) -> dict[str, Any] | None:
-        template = self.options.video_sidecar or ""
-        sidecar_key = template.format(**fields).lstrip("/")
-        try:
-            raw = self.read_range(sidecar_key, 0, None)
-        except FileNotFoundError:
+    def _image_size(self, key: str, media: MediaReads) -> ImageSize | None:
+        if isinstance(media.size, Exception):
+            raise media.size
+        if media.size is not None:
+            return media.size
+        self.stats.image_size_unknown += 1
+        if self.stats.image_size_unknown <= 10:
+            self.log.warning("No image size found in the first %d bytes of %s", media.header_bytes, key)
+        return None
+
+    def _sidecar(self, media: MediaReads) -> dict[str, Any] | None:
+        if isinstance(media.sidecar, Exception):
+            raise media.sidecar
+        if media.sidecar is None:
             return None
-        metadata = video_metadata_from_sidecar(raw, self.rules.prefix + sidecar_key)
+        metadata = video_metadata_from_sidecar(media.sidecar, self.rules.prefix + media.sidecar_key)
         return metadata.to_json_dict() or None
 
     # -- folders as multi-page assets -------------------------------------------------
@@ -300,10 +372,12 @@ class ItemBuilder:
 
 __all__ = [
     "MULTI_PAGE",
+    "NO_READS",
     "BuildOptions",
     "BuildRecord",
     "BuildStats",
     "FolderInfo",
     "ItemBuilder",
     "ListingOrderError",
+    "MediaReads",
 ]

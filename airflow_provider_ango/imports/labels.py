@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,12 +29,18 @@ import ijson
 import orjson
 from pydantic import ValidationError
 
-from airflow_provider_ango.exceptions import AngoAmbiguousWriteError, AngoLabelValidationError
+from airflow_provider_ango.exceptions import (
+    AngoAmbiguousWriteError,
+    AngoLabelValidationError,
+    BucketObjectNotFoundError,
+)
 from airflow_provider_ango.hooks.ango import AngoHubHook
 from airflow_provider_ango.hooks.ango.endpoints import chunked
+from airflow_provider_ango.hooks.bucket import BucketHook, ordered_map
 from airflow_provider_ango.imports.answers import Ontology, answer_problems
 from airflow_provider_ango.imports.fingerprints import FingerprintSet, fingerprint
 from airflow_provider_ango.imports.presence import DEFAULT_PAGE_SIZE, asset_external_id, list_present
+from airflow_provider_ango.imports.sources import BucketFiles
 from airflow_provider_ango.models.api import CategorySchema, CategorySchemaItem
 from airflow_provider_ango.models.imports import LabelItem, validation_reason
 from airflow_provider_ango.progress import LogLike, Progress
@@ -42,6 +49,8 @@ from airflow_provider_ango.progress import LogLike, Progress
 #: the exception that made it unreadable. ``where`` is ``<uri>:<line or item number>``.
 LabelRecords = Callable[[], Iterator[tuple[str, Any]]]
 MAX_OFFENDERS = 10
+#: A label file up to this size is fetched whole, several at once; a larger one is streamed.
+WHOLE_FILE_BYTES = 1024 * 1024
 
 
 class LabelValidationError(AngoLabelValidationError):
@@ -67,6 +76,45 @@ def iter_label_file(buffered: io.BufferedReader, uri: str) -> Iterator[tuple[str
             yield f"{uri}:{number}", orjson.loads(line)
         except orjson.JSONDecodeError as error:
             yield f"{uri}:{number}", ValueError(f"not JSON: {error}")
+
+
+def read_label_files(
+    files: BucketFiles, uris: Sequence[str], *, max_concurrency: int
+) -> Iterator[tuple[str, Any]]:
+    """Items of every file, file after file as given: :func:`iter_label_file` over each.
+
+    Files of up to ``WHOLE_FILE_BYTES`` (one label file per asset, say) are fetched whole,
+    ``max_concurrency`` at a time, on the shared ordered map; a larger file is read again from
+    its start as a stream (one version of it, chunk by chunk). Memory stays at about
+    ``2 x max_concurrency x WHOLE_FILE_BYTES``, whatever the number of files.
+    """
+    reserved: set[int] = set()
+
+    def targets() -> Iterator[tuple[str, BucketHook, str]]:
+        for uri in uris:  # on the caller's thread: the hooks are made and fitted here
+            hook, key = files.hook_for(uri)
+            if id(hook) not in reserved:
+                hook.reserve_connections(max_concurrency)
+                reserved.add(id(hook))
+            yield uri, hook, key
+
+    def fetch(target: tuple[str, BucketHook, str]) -> tuple[str, bytes]:
+        uri, hook, key = target
+        try:
+            return uri, hook.read_bytes(key, 0, WHOLE_FILE_BYTES + 1)
+        except BucketObjectNotFoundError:
+            raise files.not_found(uri, "label file") from None
+
+    fetched = ordered_map(
+        fetch, targets(), max_concurrency=max_concurrency, name_of=lambda target: target[0], what="read"
+    )
+    with closing(fetched):
+        for uri, head in fetched:
+            if len(head) <= WHOLE_FILE_BYTES:
+                yield from iter_label_file(io.BufferedReader(io.BytesIO(head)), uri)
+                continue
+            with files.open(uri, "label file") as stream:
+                yield from iter_label_file(stream, uri)
 
 
 def schema_ids(schema: CategorySchema | None) -> dict[str, set[str]]:
@@ -242,5 +290,6 @@ __all__ = [
     "LabelRecords",
     "LabelValidationError",
     "iter_label_file",
+    "read_label_files",
     "schema_ids",
 ]

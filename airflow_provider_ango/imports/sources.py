@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Any
 
 import orjson
@@ -22,7 +22,12 @@ from airflow_provider_ango.exceptions import (
     AngoInputNotFoundError,
     BucketObjectNotFoundError,
 )
-from airflow_provider_ango.hooks.bucket import BucketHook, BucketUriError
+from airflow_provider_ango.hooks.bucket import (
+    DEFAULT_MAX_CONCURRENCY,
+    BucketHook,
+    BucketUriError,
+    ordered_map,
+)
 from airflow_provider_ango.imports.fingerprints import FingerprintSet
 from airflow_provider_ango.imports.scope import ManifestScope, ScopeCollector
 from airflow_provider_ango.models.imports import AngoImportItem
@@ -108,9 +113,7 @@ class BucketFiles:
         try:
             stream = hook.open_read(key)
         except BucketObjectNotFoundError:
-            raise AngoInputNotFoundError(
-                f"{what} {uri} does not exist (connection {hook.conn_id!r}): {MISSING_FIXES.get(what, '')}"
-            ) from None
+            raise self.not_found(uri, what) from None
         with stream:
             yield stream
 
@@ -123,15 +126,29 @@ class BucketFiles:
                     if line.strip():
                         yield uri, number, line
 
-    def require(self, uris: Sequence[str], what: str) -> None:
-        """Every URI names an object that exists (one request each), else the error naming it."""
-        for uri in uris:
+    def not_found(self, uri: str, what: str) -> AngoInputNotFoundError:
+        """The error for input ``uri`` (a ``what``: "manifest shard", "label file") that is not there."""
+        hook, _ = self.hook_for(uri)
+        fix = MISSING_FIXES.get(what, "")
+        return AngoInputNotFoundError(f"{what} {uri} does not exist (connection {hook.conn_id!r}): {fix}")
+
+    def require(
+        self, uris: Sequence[str], what: str, *, max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    ) -> None:
+        """Every URI names an object that exists (one request each, ``max_concurrency`` in flight),
+        else the error naming the first missing one."""
+
+        def exists(uri: str) -> tuple[str, bool]:
             hook, key = self.hook_for(uri)
-            if not hook.exists(key):
-                fix = MISSING_FIXES.get(what, "")
-                raise AngoInputNotFoundError(
-                    f"{what} {uri} does not exist (connection {hook.conn_id!r}): {fix}"
-                )
+            return uri, hook.exists(key)
+
+        checked = ordered_map(
+            exists, uris, max_concurrency=max_concurrency, name_of=str, what="existence check"
+        )
+        with closing(checked):
+            for uri, found in checked:
+                if not found:
+                    raise self.not_found(uri, what)
 
     def expand(self, uris: Sequence[str], suffixes: tuple[str, ...]) -> list[str]:
         """URIs ending in ``/`` become the files under them with one of ``suffixes`` (sorted)."""

@@ -18,13 +18,15 @@ from airflow_provider_ango.exceptions import (
     BucketUriError,
 )
 from airflow_provider_ango.hooks.ango import AngoHubHook
-from airflow_provider_ango.hooks.bucket import BucketHook
+from airflow_provider_ango.hooks.bucket import DEFAULT_MAX_CONCURRENCY, BucketHook
 
 
-def bucket_of(uri: str, conn_id: str | None, argument: str) -> BucketHook:
+def bucket_of(
+    uri: str, conn_id: str | None, argument: str, *, max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+) -> BucketHook:
     """A hook for ``uri``; a URI that does not parse names ``argument``."""
     try:
-        return BucketHook.from_uri(uri, conn_id)
+        return BucketHook.from_uri(uri, conn_id, max_concurrency=max_concurrency)
     except BucketUriError as error:
         raise AngoConfigError(f"{argument}={uri!r}: {error}") from None
 

@@ -36,7 +36,7 @@ from airflow_provider_ango.exports.window import (
     window_summary,
 )
 from airflow_provider_ango.hooks.ango import AngoHubHook, endpoints
-from airflow_provider_ango.hooks.bucket import BucketHook
+from airflow_provider_ango.hooks.bucket import DEFAULT_MAX_CONCURRENCY, BucketHook
 from airflow_provider_ango.models.export import ExportOptions, SignedUrl
 from airflow_provider_ango.operators.checks import require_bucket
 from airflow_provider_ango.triggers.exports import AngoExportTrigger
@@ -317,9 +317,18 @@ class AngoLandExportOperator(BaseOperator):
         Airflow 3.3 a partitioned event does not queue DAGs scheduled on the plain Asset; set it
         only when the consumers are partition-aware.
     :param scratch_dir: local folder for the spooled zip (it needs the zip's size on disk).
+    :param max_concurrency: storage requests kept in flight for the per-file steps: split-layout
+        writes, publishes, deletes of stale and temporary files (templated; default 16).
     """
 
-    template_fields: Sequence[str] = ("source", "destination_uri", "layout", "mode", "asset_partition_key")
+    template_fields: Sequence[str] = (
+        "source",
+        "destination_uri",
+        "layout",
+        "mode",
+        "asset_partition_key",
+        "max_concurrency",
+    )
     ui_color = "#e2f0d9"
 
     def __init__(
@@ -338,6 +347,7 @@ class AngoLandExportOperator(BaseOperator):
         emit_asset: bool = True,
         asset_partition_key: str | None = None,
         scratch_dir: str | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         **kwargs: Any,
     ) -> None:
         if "{{" not in layout:  # a templated layout (a Param, say) is checked once rendered
@@ -360,6 +370,7 @@ class AngoLandExportOperator(BaseOperator):
         self.destination_conn_id = destination_conn_id
         self.asset_partition_key = asset_partition_key
         self.scratch_dir = scratch_dir
+        self.max_concurrency = max_concurrency
 
     def execute(self, context: Context) -> dict[str, Any]:
         check_layout(self.layout, self.compression)
@@ -395,9 +406,8 @@ class AngoLandExportOperator(BaseOperator):
                 zip_path = Path(scratch) / "export.zip"
                 spool_staged_zip(*staged, zip_path, sha256=info.get("sha256"), size=info.get("bytes"))
             try:
-                if (
-                    self.layout in TABLE_LAYOUTS
-                ):  # pyarrow and deltalake load here, not when the DAG is parsed
+                # pyarrow and deltalake load here, not when the DAG is parsed
+                if self.layout in TABLE_LAYOUTS:
                     xcom = land_tables(
                         zip_path,
                         destination,
@@ -420,6 +430,7 @@ class AngoLandExportOperator(BaseOperator):
                         max_bytes=self.max_bytes_per_part,
                         compression=self.compression,
                         scratch_dir=scratch,
+                        max_concurrency=self.max_concurrency,
                     ).to_xcom()
             except AngoExportFormatError as error:
                 raise AngoExportFormatError(

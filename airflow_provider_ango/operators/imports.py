@@ -20,11 +20,11 @@ from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_ango.exceptions import AngoConfigError
 from airflow_provider_ango.hooks.ango import AngoHubHook
-from airflow_provider_ango.hooks.bucket import BucketHook
+from airflow_provider_ango.hooks.bucket import DEFAULT_MAX_CONCURRENCY, BucketHook
 from airflow_provider_ango.imports.assets import PRESENCE_MODES, AssetImporter, ImportSettings, PresenceMode
 from airflow_provider_ango.imports.builder import AttachmentRule, BuildOptions, ItemBuilder
 from airflow_provider_ango.imports.checks import ImportRun, check_manifest
-from airflow_provider_ango.imports.labels import LabelImporter, iter_label_file
+from airflow_provider_ango.imports.labels import LabelImporter, read_label_files
 from airflow_provider_ango.imports.manifest import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_ROWS,
@@ -103,6 +103,9 @@ class AngoBuildImportOperator(BaseOperator):
     is listed or written the source and manifest buckets must exist and ``storage_id`` must be one
     of the organization's storage integrations (checked through ``ango_conn_id``).
 
+    ``max_concurrency`` header and sidecar reads are kept in flight (templated; default 16); the
+    manifest is the same as one built a read at a time.
+
     :param project_id: the project the manifest is for (templated); recorded in its provenance.
     :return: ``{"manifests": [uri, ...], "errors": uri | None, "provenance": uri, "counts": {"items",
         "invalid", "listed", "<type>": n, ...}, "window": {"start", "end"}, "scope_batches": [name, ...]}``
@@ -123,6 +126,7 @@ class AngoBuildImportOperator(BaseOperator):
         "context_data",
         "storage_id",
         "video_sidecar",
+        "max_concurrency",
         "scope_batch_prefix",
     )
     ui_color = "#f0e4ff"
@@ -153,6 +157,7 @@ class AngoBuildImportOperator(BaseOperator):
         storage_id: str | None = None,
         max_manifest_bytes: int = DEFAULT_MAX_BYTES,
         max_manifest_rows: int = DEFAULT_MAX_ROWS,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         scope_batch_prefix: str | None = None,
         scope_batches: bool = True,
         project_id: str | None = None,
@@ -191,6 +196,7 @@ class AngoBuildImportOperator(BaseOperator):
         self.storage_id = storage_id
         self.max_manifest_bytes = max_manifest_bytes
         self.max_manifest_rows = max_manifest_rows
+        self.max_concurrency = max_concurrency
         # Checked now, so that a typo fails at DAG parse time (Jinja ones after rendering).
         for template in [video_sidecar, external_id, *(batches if isinstance(batches, list) else [])]:
             if isinstance(template, str) and "{{" not in template and "{%" not in template:
@@ -198,7 +204,9 @@ class AngoBuildImportOperator(BaseOperator):
 
     @cached_property
     def source(self) -> BucketHook:
-        return bucket_of(self.source_uri, self.source_conn_id, "source_uri")
+        return bucket_of(
+            self.source_uri, self.source_conn_id, "source_uri", max_concurrency=self.max_concurrency
+        )
 
     def execute(self, context: Context) -> dict[str, Any]:
         window = compute_window(
@@ -250,7 +258,15 @@ class AngoBuildImportOperator(BaseOperator):
             storage_id=self.storage_id or None,
             attachments=self.attachments,
         )
-        builder = ItemBuilder(rules, options, window, source.ango_url, source.read_bytes, self.log)
+        builder = ItemBuilder(
+            rules,
+            options,
+            window,
+            source.ango_url,
+            source.read_bytes,
+            self.log,
+            max_concurrency=self.max_concurrency,
+        )
         self.log.info("Building the import manifest of %s for files modified in %s", source.uri, window)
         objects = source.iter_objects(
             recursive=self.recursive,
@@ -430,11 +446,12 @@ class AngoImportLabelsOperator(BaseOperator):
     before the first POST: every annotation's ``schemaId`` against the project's category
     schema, every externalId against the project's assets, no externalId twice. Any problem
     fails the task with one error listing the first offenders, and nothing is imported.
+    Files are fetched ``max_concurrency`` at a time (templated; default 16), read in order.
 
     :return: ``{"items", "annotations", "submitted", "chunks"}``
     """
 
-    template_fields: Sequence[str] = ("project_id", "source")
+    template_fields: Sequence[str] = ("project_id", "source", "max_concurrency")
     ui_color = "#e4fff0"
     suffixes = (".json", ".ndjson", ".jsonl")
 
@@ -447,6 +464,7 @@ class AngoImportLabelsOperator(BaseOperator):
         ango_conn_id: str = AngoHubHook.default_conn_name,
         chunk_size: int = 500,
         page_size: int = DEFAULT_PAGE_SIZE,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -456,6 +474,7 @@ class AngoImportLabelsOperator(BaseOperator):
         self.ango_conn_id = ango_conn_id
         self.chunk_size = chunk_size
         self.page_size = page_size
+        self.max_concurrency = max_concurrency
 
     @cached_property
     def hook(self) -> AngoHubHook:
@@ -471,12 +490,10 @@ class AngoImportLabelsOperator(BaseOperator):
                 except ValueError as error:
                     raise AngoConfigError(f"source: {error} (or a folder URI ending with '/')") from None
         uris = files.expand(raw, self.suffixes)
-        files.require(uris, "label file")
+        files.require(uris, "label file", max_concurrency=self.max_concurrency)
 
         def records() -> Any:
-            for uri in uris:
-                with files.open(uri, "label file") as stream:
-                    yield from iter_label_file(stream, uri)
+            return read_label_files(files, uris, max_concurrency=self.max_concurrency)
 
         importer = LabelImporter(
             self.hook, self.project_id, self.log, chunk_size=self.chunk_size, page_size=self.page_size

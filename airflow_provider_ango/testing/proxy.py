@@ -95,6 +95,7 @@ class _Connection:
         self._connecting: asyncio.Task[None] | None = None
         self._release: asyncio.TimerHandle | None = None
         self._client_eof = False
+        self._upstream_eof = False
         self._upstream_full = False
         self._client_paused = False
         self._closed = False
@@ -135,6 +136,9 @@ class _Connection:
 
     def client_eof(self) -> None:
         self._client_eof = True
+        if self._upstream_eof and not self._held:
+            self.close()  # the server had finished first (HTTP/1.0, `Connection: close`): both are done
+            return
         self._schedule()
 
     # -- forwarding held bytes -----------------------------------------------------------
@@ -143,6 +147,8 @@ class _Connection:
             return
         if self._held:
             self._release = self._loop.call_at(self._held[0][0], self._forward_due)
+        elif self._client_eof and self._upstream_eof:
+            self.close()  # the last held bytes went out to a server that had finished already
         elif self._client_eof and self.upstream.can_write_eof():
             self.upstream.write_eof()
 
@@ -166,6 +172,7 @@ class _Connection:
             self.client.write(data)
 
     def upstream_eof(self) -> None:
+        self._upstream_eof = True
         if self._client_eof and not self._held:
             self.close()  # both sides are done
         elif self.client is not None and self.client.can_write_eof():

@@ -172,3 +172,36 @@ def test_http_keep_alive_through_the_ango_emulator(ango: AngoEmulator) -> None:
         assert (proxy.requests, proxy.connections) == (calls, 1)
     assert len(ango.control.requests("/v2/listProjects")) == calls
     assert elapsed >= calls * DELAY
+
+
+def test_connections_the_server_closes_first_are_released() -> None:
+    """An HTTP/1.0 server (gcp-storage-emulator) or one answering ``Connection: close`` (moto) closes
+    its side first; once the client closes too, the proxy drops both sockets, rather than keeping two
+    half-closed descriptors per request until it runs out of them."""
+    import socketserver
+    import threading
+
+    class AnswerOnceThenClose(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            self.rfile.readline()
+            self.wfile.write(b"pong\n")  # then the handler returns and the server closes first
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), AnswerOnceThenClose)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with LatencyProxy(target=server.server_address[:2], delay=0) as proxy:
+            for _ in range(20):
+                sock, answers = _connect(proxy)
+                with sock, answers:  # the file object holds the socket open too
+                    sock.sendall(b"ping\n")
+                    assert _read_to_end(answers) == b"pong\n"
+            deadline = time.monotonic() + 10
+            while proxy._open and time.monotonic() < deadline:  # closed on the proxy's loop, soon after
+                threading.Event().wait(0.01)
+            assert proxy.connections == 20
+            assert not proxy._open
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -3,8 +3,9 @@
 ``hook`` is the face users call; ``s3``, ``gcs`` and ``azure`` are the stores behind it (each
 imports its cloud SDK only when used); ``base`` is what every store provides, ``address`` parses
 bucket URIs and builds object URLs, ``select`` filters listings (globs, time window) and
-``streams`` turns ranged reads and part uploads into file-like streams. Only the store modules
-do I/O.
+``streams`` turns ranged reads and part uploads into file-like streams; ``parallel`` is the one
+bounded, ordered map every per-object step runs on, and ``pools`` fits the SDKs' connection pools
+to it. Only the store modules do I/O.
 """
 
 from __future__ import annotations
@@ -24,11 +25,17 @@ from airflow_provider_ango.hooks.bucket.base import (
     BucketUriError,
 )
 from airflow_provider_ango.hooks.bucket.hook import BucketHook
+from airflow_provider_ango.hooks.bucket.parallel import (
+    DEFAULT_MAX_CONCURRENCY,
+    check_concurrency,
+    ordered_map,
+)
 from airflow_provider_ango.hooks.bucket.select import glob_to_regex
 from airflow_provider_ango.hooks.bucket.streams import BucketWriter
 
 __all__ = [
     "ACCEPTED_FORMS",
+    "DEFAULT_MAX_CONCURRENCY",
     "BucketArgumentError",
     "BucketError",
     "BucketHook",
@@ -37,8 +44,10 @@ __all__ = [
     "BucketObjectNotFoundError",
     "BucketUriError",
     "BucketWriter",
+    "check_concurrency",
     "encode_key",
     "glob_to_regex",
+    "ordered_map",
     "parse_bucket_uri",
     "s3_object_url",
 ]

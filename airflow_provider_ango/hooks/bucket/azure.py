@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
+import logging
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,15 +26,35 @@ from airflow_provider_ango.hooks.bucket.base import (
     object_missing,
     utc,
 )
+from airflow_provider_ango.hooks.bucket.pools import widen_session
 from airflow_provider_ango.hooks.bucket.streams import ranged_chunks
 from airflow_provider_ango.redaction import safe_cause, scrub_text, truncate
 
 if TYPE_CHECKING:
     from airflow.providers.microsoft.azure.hooks.wasb import WasbHook
 
+log = logging.getLogger(__name__)
+
 #: How long ``publish`` waits for a copy Azure scheduled asynchronously (same-account copies
 #: normally finish before the copy call answers).
 COPY_TIMEOUT_SECONDS = 3600.0
+
+
+def _widen_transport(client: Any, size: int) -> None:
+    """Open the client's ``RequestsTransport`` session now (no request is sent) and widen its pool.
+
+    azure-core opens the session on the first request, which several threads at once would each
+    do; opening it here, on one thread, gives them all one session. The transport is reached
+    through the client's pipeline (no public accessor); another transport is left as it is.
+    """
+    transport = getattr(getattr(client, "_pipeline", None), "_transport", None)
+    if transport is None or not callable(getattr(transport, "open", None)):
+        log.debug("No requests transport found on %s; its connection pool is left as it is", type(client))
+        return
+    transport.open()
+    session = getattr(transport, "session", None)
+    if session is not None:
+        widen_session(session, size)
 
 
 def _error_code(exc: Exception) -> str:
@@ -51,16 +71,26 @@ class AzureStore(Store):
     # the SDK's own chunk size for downloads.
     max_read_request = 4 * 1024 * 1024
 
-    @cached_property
+    @property
     def airflow_hook(self) -> WasbHook:
-        from airflow.providers.microsoft.azure.hooks.wasb import WasbHook
+        def build() -> WasbHook:
+            from airflow.providers.microsoft.azure.hooks.wasb import WasbHook
 
-        check_connection("azure", self.conn_id)
-        return WasbHook(wasb_conn_id=self.conn_id)
+            check_connection("azure", self.conn_id)
+            return WasbHook(wasb_conn_id=self.conn_id)
 
-    @cached_property
+        return self._built("airflow_hook", build)
+
+    @property
     def service(self) -> Any:
-        """The connection's ``BlobServiceClient``, checked against the account the URI names."""
+        """The connection's ``BlobServiceClient``, checked against the account the URI names.
+
+        Shared by every thread (Azure SDK clients are thread-safe); its container and blob clients
+        share its pipeline and so its transport's ``requests`` session, widened to ``pool_size``.
+        """
+        return self._built("service", self._new_service)
+
+    def _new_service(self) -> Any:
         client = self.airflow_hook.blob_service_client
         wanted = self.location.account
         actual = str(getattr(client, "account_name", "") or "").lower()
@@ -69,11 +99,19 @@ class AzureStore(Store):
                 f"{self.describe()} names storage account {wanted!r}, but connection {self.conn_id!r} "
                 f"is for account {actual!r}: pass a conn_id for {wanted!r}, or fix the account in the URI"
             )
+        _widen_transport(client, self.pool_size)
         return client
 
-    @cached_property
+    @property
     def container(self) -> Any:
-        return self.service.get_container_client(self.bucket)
+        return self._built("container", lambda: self.service.get_container_client(self.bucket))
+
+    def _warm(self) -> None:
+        self.container  # noqa: B018  (client, session and container client built now, on this thread)
+
+    def _widen_pool(self, size: int) -> None:
+        if "service" in self.__dict__:
+            _widen_transport(self.__dict__["service"], size)
 
     def blob(self, full_key: str) -> Any:
         return self.container.get_blob_client(full_key)
@@ -177,12 +215,29 @@ class AzureStore(Store):
         )
 
     def open_range(self, full_key: str, start: int, end: int | None, chunk_size: int) -> Iterator[bytes]:
+        if end is not None and 0 < end - start <= chunk_size:
+            return iter((self._read_once(full_key, start, end),))  # a header: one request, no properties read
         client = self.blob(full_key)
         with self._calls("read", full_key):
             properties = client.get_blob_properties()
         size = int(properties.size or 0)
         stop = size if end is None else min(end, size)
         return self._chunks(client, full_key, start, stop, properties.etag, chunk_size)
+
+    def _read_once(self, full_key: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` in one ranged GET (atomic, so no ETag condition is needed)."""
+        from azure.core.exceptions import HttpResponseError
+
+        with self._calls("read", full_key):
+            try:
+                download = self.blob(full_key).download_blob(
+                    offset=start, length=end - start, max_concurrency=1
+                )
+                return bytes(download.readall())
+            except HttpResponseError as exc:
+                if exc.status_code == 416:
+                    return b""  # the blob exists (a missing one is a 404); the range starts past its end
+                raise
 
     def _chunks(
         self, client: Any, full_key: str, start: int, stop: int, etag: str, chunk_size: int

@@ -6,11 +6,12 @@ with Airflow's own hooks, the listing record (:class:`BucketObject`). Nothing he
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from airflow_provider_ango.exceptions import (
     AngoConnectionNotFoundError,
@@ -19,8 +20,10 @@ from airflow_provider_ango.exceptions import (
     BucketObjectNotFoundError,
     BucketUriError,
 )
+from airflow_provider_ango.hooks.bucket.parallel import DEFAULT_MAX_CONCURRENCY
 
 StoreKind = Literal["s3", "gcs", "azure"]
+Built = TypeVar("Built")
 
 #: Default size of one multipart part / resumable chunk / staged block, and of one ranged read.
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
@@ -134,11 +137,48 @@ def object_missing(what: str, action: str) -> BucketObjectNotFoundError:
 
 
 class Store(ABC):
-    """The store-specific half of a :class:`BucketHook`. All keys here are whole keys in the bucket."""
+    """The store-specific half of a :class:`BucketHook`. All keys here are whole keys in the bucket.
 
-    def __init__(self, location: BucketLocation, conn_id: str) -> None:
+    Threads share one store: its SDK objects are built once, under a lock (:meth:`_built`), with
+    connection pools of at least ``pool_size`` (grown by :meth:`reserve_connections`).
+    """
+
+    def __init__(
+        self, location: BucketLocation, conn_id: str, pool_size: int = DEFAULT_MAX_CONCURRENCY
+    ) -> None:
         self.location = location
         self.conn_id = conn_id
+        self.pool_size = pool_size
+        self._lock = threading.RLock()  # re-entrant: building the client builds the Airflow hook
+
+    def _built(self, name: str, build: Callable[[], Built]) -> Built:
+        """The attribute ``name``, built by ``build()`` on first use by exactly one thread.
+
+        Kept in the instance dict under the property's own name (a test may place one there).
+        """
+        found: Any = self.__dict__.get(name)
+        if found is None:
+            with self._lock:
+                found = self.__dict__.get(name)
+                if found is None:
+                    found = self.__dict__[name] = build()
+        return found
+
+    def reserve_connections(self, size: int) -> None:
+        """Build the SDK client now, on the calling thread, pooling at least ``size`` connections."""
+        with self._lock:
+            if size > self.pool_size:
+                self.pool_size = size
+                self._widen_pool(size)
+            self._warm()
+
+    @abstractmethod
+    def _warm(self) -> None:
+        """Build what the store's calls use (client, bucket handle, HTTP session); nothing is sent."""
+
+    @abstractmethod
+    def _widen_pool(self, size: int) -> None:
+        """Grow the pool of a client built already (one not built yet uses ``pool_size``)."""
 
     @property
     def bucket(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from functools import cache, cached_property
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ango.exceptions import BucketError, BucketNotFoundError
@@ -17,6 +17,7 @@ from airflow_provider_ango.hooks.bucket.base import (
     object_missing,
     utc,
 )
+from airflow_provider_ango.hooks.bucket.pools import widen_session
 from airflow_provider_ango.hooks.bucket.streams import ranged_chunks
 from airflow_provider_ango.redaction import safe_cause, scrub_text, truncate
 
@@ -33,21 +34,38 @@ class GCSStore(Store):
 
     max_parts = None  # resumable uploads have no chunk limit
 
-    @cached_property
+    @property
     def airflow_hook(self) -> GCSHook:
-        from airflow.providers.google.cloud.hooks.gcs import GCSHook
+        def build() -> GCSHook:
+            from airflow.providers.google.cloud.hooks.gcs import GCSHook
 
-        check_connection("gcs", self.conn_id)
-        return GCSHook(gcp_conn_id=self.conn_id)
+            check_connection("gcs", self.conn_id)
+            return GCSHook(gcp_conn_id=self.conn_id)
 
-    @cached_property
+        return self._built("airflow_hook", build)
+
+    @property
     def client(self) -> Any:
-        return self.airflow_hook.get_conn()
+        """GCSHook's ``storage.Client``, shared by every thread (the library documents it as safe to
+        share; its transport is one ``requests`` session, whose pool is widened to ``pool_size``)."""
+        return self._built("client", self._new_client)
 
-    @cached_property
+    def _new_client(self) -> Any:
+        client = self.airflow_hook.get_conn()
+        widen_session(client._http, self.pool_size)  # built now, on this thread; nothing is sent
+        return client
+
+    @property
     def handle(self) -> Any:
         """The ``storage.Bucket`` (no request is sent to make it)."""
-        return self.client.bucket(self.bucket)
+        return self._built("handle", lambda: self.client.bucket(self.bucket))
+
+    def _warm(self) -> None:
+        self.handle  # noqa: B018  (client, session and bucket handle built now, on this thread)
+
+    def _widen_pool(self, size: int) -> None:
+        if "client" in self.__dict__:
+            widen_session(self.__dict__["client"]._http, size)
 
     @contextmanager
     def _calls(self, action: str, full_key: str | None = None) -> Iterator[None]:
@@ -119,6 +137,8 @@ class GCSStore(Store):
         return None if blob is None else _listed(blob)
 
     def open_range(self, full_key: str, start: int, end: int | None, chunk_size: int) -> Iterator[bytes]:
+        if end is not None and 0 < end - start <= chunk_size:
+            return iter((self._read_once(full_key, start, end),))  # a header: one request, no metadata read
         found = self.handle.blob(full_key)
         with self._calls("read", full_key):
             found.reload()
@@ -127,6 +147,19 @@ class GCSStore(Store):
         # A fresh Blob builds its download URL from the name; the reloaded one would follow the
         # server's mediaLink, which some emulators leave unencoded.
         return self._chunks(self.handle.blob(full_key), start, stop, int(found.generation), chunk_size)
+
+    def _read_once(self, full_key: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` in one ranged GET (atomic, so no generation is needed)."""
+        from google.api_core.exceptions import RequestRangeNotSatisfiable
+
+        blob = self.handle.blob(full_key)
+        with self._calls("read", full_key):
+            try:
+                return bytes(
+                    blob.download_as_bytes(start=start, end=end - 1, raw_download=True, checksum=None)
+                )
+            except RequestRangeNotSatisfiable:
+                return b""  # the object exists (a missing one is a 404); the range starts past its end
 
     def _chunks(self, blob: Any, start: int, stop: int, generation: int, chunk_size: int) -> Iterator[bytes]:
         def read(first: int, upto: int) -> bytes:

@@ -12,6 +12,8 @@ resolution). See the README's "Buckets" section for the URL rules and what each 
 from __future__ import annotations
 
 import io
+import logging
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
@@ -34,9 +36,16 @@ from airflow_provider_ango.hooks.bucket.base import (
     BucketObject,
     Store,
 )
+from airflow_provider_ango.hooks.bucket.parallel import (
+    DEFAULT_MAX_CONCURRENCY,
+    check_concurrency,
+    ordered_map,
+)
 from airflow_provider_ango.hooks.bucket.select import KeyFilter
 from airflow_provider_ango.hooks.bucket.streams import BucketWriter, ChunkReader
 from airflow_provider_ango.models.window import TimeWindow
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONN_IDS = {"s3": "aws_default", "gcs": "google_cloud_default", "azure": "wasb_default"}
 
@@ -48,26 +57,40 @@ class BucketHook(BaseHook):
     :param conn_id: the Airflow connection; default ``aws_default``, ``google_cloud_default`` or
         ``wasb_default`` for the store. MinIO and S3-compatible stores use an AWS connection whose
         extra has ``endpoint_url``.
+    :param max_concurrency: requests its per-object steps keep in flight (``delete_keys``,
+        ``delete_prefix``, and the pipelines' header reads, writes and publishes); the SDK client's
+        connection pool is sized to at least this (see :meth:`reserve_connections`).
 
-    Nothing is sent and no SDK is imported until a method needs it.
+    Nothing is sent and no SDK is imported until a method needs it. One hook may be used from
+    several threads: its SDK client is built once and shared.
     """
 
     hook_name = "Ango bucket (S3 / GCS / Azure Blob / MinIO)"
 
-    def __init__(self, location: BucketLocation, conn_id: str | None = None) -> None:
+    def __init__(
+        self,
+        location: BucketLocation,
+        conn_id: str | None = None,
+        *,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    ) -> None:
         super().__init__()
         self.location = location
         self.conn_id = conn_id or DEFAULT_CONN_IDS[location.kind]
+        self.max_concurrency = check_concurrency(max_concurrency)
+        self._store_lock = threading.Lock()
 
     @classmethod
-    def from_uri(cls, uri: str, conn_id: str | None = None) -> BucketHook:
+    def from_uri(
+        cls, uri: str, conn_id: str | None = None, *, max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    ) -> BucketHook:
         """A hook for ``s3://bucket/prefix``, ``gs://bucket/prefix``, ``wasb://container@account/prefix``.
 
         Also ``s3a://``, ``gcs://``, ``wasbs://``, ``az://container/prefix`` and
         ``abfs[s]://container@account.dfs.core.windows.net/prefix``. A malformed URI or an unknown
         scheme raises :class:`BucketUriError` (a ``ValueError``) listing the accepted forms.
         """
-        return cls(parse_bucket_uri(uri), conn_id)
+        return cls(parse_bucket_uri(uri), conn_id, max_concurrency=max_concurrency)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.uri!r}, conn_id={self.conn_id!r})"
@@ -103,17 +126,35 @@ class BucketHook(BaseHook):
 
     @cached_property
     def _store(self) -> Store:
-        if self.kind == "s3":
-            from airflow_provider_ango.hooks.bucket.s3 import S3Store
+        with self._store_lock:  # one store when threads ask at once (no lock in cached_property in 3.12)
+            built: Store | None = self.__dict__.get("_store")
+            if built is not None:
+                return built
+            if self.kind == "s3":
+                from airflow_provider_ango.hooks.bucket.s3 import S3Store
 
-            return S3Store(self.location, self.conn_id)
-        if self.kind == "gcs":
-            from airflow_provider_ango.hooks.bucket.gcs import GCSStore
+                return S3Store(self.location, self.conn_id, self.max_concurrency)
+            if self.kind == "gcs":
+                from airflow_provider_ango.hooks.bucket.gcs import GCSStore
 
-            return GCSStore(self.location, self.conn_id)
-        from airflow_provider_ango.hooks.bucket.azure import AzureStore
+                return GCSStore(self.location, self.conn_id, self.max_concurrency)
+            from airflow_provider_ango.hooks.bucket.azure import AzureStore
 
-        return AzureStore(self.location, self.conn_id)
+            return AzureStore(self.location, self.conn_id, self.max_concurrency)
+
+    def reserve_connections(self, size: int | None = None) -> int:
+        """Make the SDK client now, on this thread, pooling at least ``size`` connections; returns ``size``.
+
+        ``size`` defaults to ``max_concurrency`` (and raises it when larger). S3: botocore's
+        ``max_pool_connections`` becomes ``size`` unless the connection's ``config_kwargs`` set it
+        (then it is kept, with a warning when smaller); a client built before with a smaller pool is
+        replaced. GCS and Azure: the ``requests`` session under the client pools ``size``
+        connections per host. Call it before sharing the hook between threads; the pipelines do.
+        """
+        wanted = self.max_concurrency if size is None else check_concurrency(size)
+        self.max_concurrency = max(self.max_concurrency, wanted)
+        self._store.reserve_connections(self.max_concurrency)
+        return wanted
 
     def get_conn(self) -> object:
         """The Airflow hook underneath: ``S3Hook``, ``GCSHook`` or ``WasbHook``."""
@@ -274,27 +315,50 @@ class BucketHook(BaseHook):
         """Delete the object; deleting a missing object is not an error."""
         self._store.delete(self.full_key(key))
 
-    def delete_prefix(self, prefix: str) -> int:
+    def delete_keys(self, keys: Iterable[str], *, max_concurrency: int | None = None) -> int:
+        """Delete the objects at ``keys`` (relative to the root, taken lazily); returns how many.
+
+        In batches (S3 DeleteObjects of 1000, GCS batch requests of 100, Azure blob batches of
+        256), up to ``max_concurrency`` batches in flight (default: the hook's). Missing objects
+        are not an error. The first failure stops new batches and is raised, naming the object.
+        """
+        return self._delete_full_keys((self.full_key(key) for key in keys), max_concurrency)
+
+    def delete_prefix(self, prefix: str, *, max_concurrency: int | None = None) -> int:
         """Delete every object whose key starts with ``prefix`` (relative to the root); returns the count.
 
-        Streams the listing and deletes in batches. An empty prefix would empty the whole root,
-        so it is refused: pass the prefix explicitly.
+        Streams the listing and deletes in batches, several in flight (see :meth:`delete_keys`).
+        An empty prefix would empty the whole root, so it is refused: pass the prefix explicitly.
         """
         if not prefix:
             raise BucketArgumentError(
                 "delete_prefix needs a non-empty prefix (an empty one would delete the whole root)"
             )
+        listing = self._store.list_objects(self.prefix + prefix, recursive=True, page_size=1000)
+        return self._delete_full_keys((obj.key for obj in listing), max_concurrency)
+
+    def _delete_full_keys(self, full_keys: Iterator[str], max_concurrency: int | None) -> int:
+        limit = self.reserve_connections(max_concurrency)
         store = self._store
-        batch: list[str] = []
-        count = 0
-        for obj in store.list_objects(self.prefix + prefix, recursive=True, page_size=1000):
-            batch.append(obj.key)
-            if len(batch) >= store.delete_batch_size:
-                store.delete_many(batch)
-                count += len(batch)
-                batch = []
-        store.delete_many(batch)
-        return count + len(batch)
+
+        def batches() -> Iterator[list[str]]:
+            batch: list[str] = []
+            for key in full_keys:
+                batch.append(key)
+                if len(batch) >= store.delete_batch_size:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+
+        def delete(batch: list[str]) -> int:
+            store.delete_many(batch)
+            return len(batch)
+
+        def name_of(batch: list[str]) -> str:
+            return f"{len(batch)} object(s) from {store.describe(batch[0])}"
+
+        return sum(ordered_map(delete, batches(), max_concurrency=limit, name_of=name_of, what="delete"))
 
     def publish(self, tmp_key: str, final_key: str) -> None:
         """Move a fully written object from ``tmp_key`` to ``final_key``, as atomically as the store allows.
@@ -311,7 +375,7 @@ class BucketHook(BaseHook):
             raise BucketArgumentError(f"publish needs two different keys, got {tmp_key!r} twice")
         self._store.copy(source, dest)
         self._store.delete(source)
-        self.log.info("Published %s", self._store.describe(dest))
+        log.debug("Published %s", self._store.describe(dest))  # the landing logs one INFO summary
 
 
 __all__ = ["DEFAULT_CONN_IDS", "BucketHook"]

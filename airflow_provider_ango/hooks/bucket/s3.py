@@ -22,6 +22,7 @@ from airflow_provider_ango.hooks.bucket.base import (
     object_missing,
     utc,
 )
+from airflow_provider_ango.hooks.bucket.pools import pool_kwargs_for
 from airflow_provider_ango.redaction import safe_cause, scrub_text, truncate
 
 if TYPE_CHECKING:
@@ -40,16 +41,41 @@ class S3Store(Store):
 
     max_parts = 10_000
 
-    @cached_property
+    @property
     def airflow_hook(self) -> S3Hook:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        def build() -> S3Hook:
+            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        check_connection("s3", self.conn_id)
-        return S3Hook(aws_conn_id=self.conn_id)
+            check_connection("s3", self.conn_id)
+            return S3Hook(aws_conn_id=self.conn_id)
 
-    @cached_property
+        return self._built("airflow_hook", build)
+
+    @property
     def client(self) -> Any:
-        return self.airflow_hook.get_conn()
+        """The boto3 client (thread-safe, unlike boto3 sessions and resources), shared by every thread."""
+        return self._built("client", self._new_client)
+
+    def _new_client(self) -> Any:
+        """S3Hook's client, with ``max_pool_connections`` of at least ``pool_size``.
+
+        The connection's ``config_kwargs`` stay as they are (an explicit ``max_pool_connections``
+        included); only a missing pool size is added.
+        """
+        hook = self.airflow_hook
+        extra = pool_kwargs_for(hook.conn_config.extra_config.get("config_kwargs"), self.pool_size)
+        if not extra:
+            return hook.get_conn()
+        from botocore.config import Config
+
+        return hook.get_client_type(region_name=hook.region_name, config=hook.config.merge(Config(**extra)))
+
+    def _warm(self) -> None:
+        self.client  # noqa: B018  (built now, on this thread)
+
+    def _widen_pool(self, size: int) -> None:
+        if "client" in self.__dict__:
+            self.__dict__["client"] = self._new_client()  # a botocore pool cannot grow: a new client
 
     # -- errors -----------------------------------------------------------------------------------
 
@@ -231,14 +257,30 @@ class S3Store(Store):
             )
 
     def copy(self, source_key: str, dest_key: str) -> None:
+        """CopyObject at once (one request); past its 5 GiB limit, a multipart copy part by part.
+
+        S3 refuses CopyObject for a larger source; only then is the source's size looked up (a
+        HEAD) and the copy made in ``COPY_PART_SIZE`` parts, its content type and metadata kept.
+        """
+        from botocore.exceptions import ClientError
+
+        source = {"Bucket": self.bucket, "Key": source_key}
+        with self._calls("copy to", dest_key):
+            try:
+                self.client.copy_object(Bucket=self.bucket, Key=dest_key, CopySource=source)
+                return
+            except ClientError as exc:
+                refused = exc
+        code = str(refused.response.get("Error", {}).get("Code", ""))
+        if code in _NOT_FOUND:
+            raise object_missing(self.describe(source_key), "copy") from safe_cause(refused)
+        if code in _DENIED or code == "NoSuchBucket":
+            raise self._client_error(refused, "copy to", dest_key) from safe_cause(refused)
         with self._calls("read", source_key):
             head = self.client.head_object(Bucket=self.bucket, Key=source_key)
         size = int(head["ContentLength"])
-        source = {"Bucket": self.bucket, "Key": source_key}
         if size <= COPY_SINGLE_LIMIT:
-            with self._calls("copy to", dest_key):
-                self.client.copy_object(Bucket=self.bucket, Key=dest_key, CopySource=source)
-            return
+            raise self._client_error(refused, "copy to", dest_key) from safe_cause(refused)  # not the size
         upload = _S3Upload(self, dest_key, str(head.get("ContentType") or "application/octet-stream"))
         upload.metadata = dict(head.get("Metadata") or {})
         try:

@@ -46,11 +46,38 @@ def test_s3_publish_past_the_single_copy_limit_goes_part_by_part(
         out.write(data)
     calls: list[str] = []
     store: Any = hook._store
+
+    def refuse_as_s3_does(**_: Any) -> None:
+        # moto copies any size; S3 refuses CopyObject past 5 GiB with this answer (the limit is
+        # patched down to 5 MiB here), and only then does the hook look up the size and go by parts.
+        from botocore.exceptions import ClientError
+
+        calls.append("copy")
+        error = {"Code": "InvalidRequest", "Message": "The specified copy source is larger than the maximum"}
+        raise ClientError({"Error": error}, "CopyObject")
+
+    store.client.meta.events.register("before-call.s3.CopyObject", refuse_as_s3_does)
+    store.client.meta.events.register("after-call.s3.HeadObject", lambda **_: calls.append("head"))
     store.client.meta.events.register("after-call.s3.UploadPartCopy", lambda **_: calls.append("part"))
 
     hook.publish("tmp/big.jsonl", "big.jsonl")
 
-    assert calls == ["part"] * 3
+    assert calls == ["copy", "head", "part", "part", "part"]
     assert hook.read_bytes("big.jsonl") == data
     assert store.client.head_object(Bucket=hook.bucket, Key="big.jsonl")["ContentType"] == "application/jsonl"
     assert not hook.exists("tmp/big.jsonl")
+
+
+def test_s3_publish_of_an_object_within_the_copy_limit_is_one_copy_and_one_delete(
+    new_bucket: Callable[[str], TestBucket],
+) -> None:
+    hook = BucketHook.from_uri(new_bucket("s3").uri)
+    hook.write_bytes("tmp/small.json", b"{}")
+    store: Any = hook._store
+    calls: list[str] = []
+    store.client.meta.events.register("after-call.s3.*", lambda event_name, **_: calls.append(event_name))
+
+    hook.publish("tmp/small.json", "small.json")
+
+    assert [name.rsplit(".", 1)[1] for name in calls] == ["CopyObject", "DeleteObject"]
+    assert hook.read_bytes("small.json") == b"{}"
