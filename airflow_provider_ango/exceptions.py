@@ -5,9 +5,13 @@
 - :class:`AngoApiError` and its subclasses: a call to Ango Hub failed (status, method, path and
   Ango's own message; the text is scrubbed of keys and signatures);
 - :class:`AngoConfigError`: an argument or an input cannot work, so retrying the task would fail
-  the same way (an ``AirflowFailException``, and a ``ValueError``);
+  the same way (an ``AirflowFailException``, and a ``ValueError``): a connection that does not
+  exist, a manifest with bad lines or another run's provenance, pre-labels that do not fit the
+  ontology, an input file that is not there, an unknown storage integration;
 - :class:`BucketError` and its subclasses: a bucket (S3, GCS, Azure Blob) operation failed;
 - the export side's integrity, format and landing errors.
+
+The README's "Errors" section has the table: each type, when it happens, what to do.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_provider_ango.redaction import redact_url, scrub_text, truncate
+from airflow_provider_ango.redaction import MAX_MESSAGE_LENGTH, redact_url, scrub_text, truncate
 
 
 class AngoProviderError(AirflowException):
@@ -49,7 +53,8 @@ class AngoApiError(AngoProviderError):
         self.status = status
         self.method = method.upper()
         self.path = redact_url(path)
-        self.message = truncate(scrub_text(message))
+        # Ango's part is cut to MAX_MESSAGE_LENGTH where it is read; room here for the advice after it.
+        self.message = truncate(scrub_text(message), 2 * MAX_MESSAGE_LENGTH)
         self.retry_after = retry_after
         super().__init__(str(self))
 
@@ -200,6 +205,44 @@ class BucketObjectNotFoundError(BucketError, FileNotFoundError):
     """The object does not exist at the key."""
 
 
+class BucketNotFoundError(BucketError):
+    """The bucket (or Azure container) itself does not exist for the connection."""
+
+
+class AngoConnectionNotFoundError(AngoConfigError):
+    """An Airflow connection id that is not defined (nor can be found in a secrets backend)."""
+
+    @classmethod
+    def of(cls, conn_id: str, kind: str, argument: str, example: str) -> AngoConnectionNotFoundError:
+        """The error for ``conn_id`` (``kind``: "Ango Hub", "AWS", ...), set by ``argument``."""
+        variable = "AIRFLOW_CONN_" + "".join(c if c.isalnum() else "_" for c in conn_id).upper()
+        return cls(
+            f"Airflow connection {conn_id!r} ({kind}) does not exist. Create it (Admin > Connections, "
+            f"or the environment variable {variable}='{example}'), or set {argument} to a connection "
+            "that exists"
+        )
+
+
+class AngoInputNotFoundError(AngoConfigError, FileNotFoundError):
+    """A file the task reads (manifest shard, label file, staged export zip) is not there."""
+
+
+class AngoManifestError(AngoConfigError):
+    """A manifest that cannot be imported as it is: bad lines (strict mode) or a wrong provenance."""
+
+
+class AngoManifestProvenanceError(AngoManifestError):
+    """The manifest was built for another project, or by another run of the same DAG."""
+
+
+class AngoLabelValidationError(AngoConfigError):
+    """Pre-labels that do not fit the project (schema, answers, assets); nothing was sent."""
+
+
+class AngoStorageNotFoundError(AngoConfigError):
+    """A ``storage_id`` that is not one of the organization's storage integrations."""
+
+
 __all__ = [
     "AngoAmbiguousWriteError",
     "AngoApiError",
@@ -207,21 +250,28 @@ __all__ = [
     "AngoBatchNotFoundError",
     "AngoConfigError",
     "AngoConnectionError",
+    "AngoConnectionNotFoundError",
     "AngoExportConfigError",
     "AngoExportError",
     "AngoExportFormatError",
     "AngoExportIntegrityError",
     "AngoIncompleteListingError",
+    "AngoInputNotFoundError",
+    "AngoLabelValidationError",
     "AngoLandingError",
+    "AngoManifestError",
+    "AngoManifestProvenanceError",
     "AngoNotFoundError",
     "AngoProviderError",
     "AngoRateLimitError",
     "AngoServerError",
     "AngoStageError",
+    "AngoStorageNotFoundError",
     "AngoValidationError",
     "AngoWindowError",
     "BucketArgumentError",
     "BucketError",
+    "BucketNotFoundError",
     "BucketObjectNotFoundError",
     "BucketUriError",
     "error_class_for_status",

@@ -26,9 +26,10 @@ _SIGNATURE_PARAM = re.compile(
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` without its query string or fragment, marking that something was removed."""
+    """Return ``url`` without its userinfo, query string or fragment, marking what was removed."""
     base, sep, _rest = url.partition("?")
     base, hash_sep, _fragment = base.partition("#")
+    base = _USERINFO.sub(lambda match: f"{match.group('scheme')}{_REDACTED}@", base)
     return f"{base}?<redacted>" if (sep or hash_sep) else base
 
 
@@ -43,6 +44,28 @@ def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
     return _SIGNATURE_PARAM.sub(lambda match: f"{match.group('name')}={_REDACTED}", text)
 
 
+def safe_cause(error: BaseException, secrets: Iterable[str] = ()) -> BaseException | None:
+    """``error`` when it (and what it was raised from) holds nothing to scrub; otherwise None.
+
+    For ``raise OurError(scrubbed) from safe_cause(error)``: a traceback prints the chained causes
+    in full, so a third-party error whose text carries a URL's userinfo, query string or a key is
+    not chained (``from None``); the scrubbed message keeps its detail.
+    """
+    keys = tuple(secrets)
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current)
+        if scrub_text(text, keys) != text:
+            return None
+        chained = current.__cause__
+        if chained is None and not current.__suppress_context__:
+            chained = current.__context__
+        current = chained
+    return error
+
+
 def truncate(text: str, limit: int = MAX_MESSAGE_LENGTH) -> str:
     """Cut ``text`` to ``limit`` characters, saying how much was dropped."""
     text = text.strip()
@@ -51,4 +74,4 @@ def truncate(text: str, limit: int = MAX_MESSAGE_LENGTH) -> str:
     return f"{text[:limit]}... [{len(text) - limit} more characters]"
 
 
-__all__ = ["MAX_MESSAGE_LENGTH", "redact_url", "scrub_text", "truncate"]
+__all__ = ["MAX_MESSAGE_LENGTH", "redact_url", "safe_cause", "scrub_text", "truncate"]

@@ -182,7 +182,11 @@ def make_plan(
         for wanted in stages_before:
             found = _find(stages, wanted)
             if found is None:
-                raise AngoStageError(f"stages_before: {wanted!r} is not a stage of project {project.id}")
+                names = ", ".join(item.name or item.id or "?" for item in stages)
+                raise AngoStageError(
+                    f"stages_before: {wanted!r} is not a stage of project {project.id} (stages: {names}); "
+                    "give stage names or ids of that project's workflow"
+                )
             before.append(found)
     else:
         reaching = _stages_reaching(stages, target)

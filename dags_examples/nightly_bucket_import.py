@@ -5,9 +5,14 @@ interval become Ango assets, each exactly once however often a task is retried o
 cleared and repeated:
 
 1. ``build_manifest`` lists the files modified in ``[start - settle - lookback, end - settle)``
-   and writes a validated NDJSON import manifest to ``staging_uri`` (externalId = the key under
-   the source prefix; batches ``nightly-<day>`` and the file's folder; ``contextData`` with the
-   bucket, key, size, etag and the run; image width/height from a small ranged read);
+   and writes a validated NDJSON import manifest to
+   ``<staging_uri>/<dag_id>/<day>/<run_id>/assets.ndjson`` (externalId = the key under the source
+   prefix; batches ``nightly-<day>`` and the file's folder; ``contextData`` with the bucket, key,
+   size, etag and the run; image width/height from a small ranged read). The key is the run's own,
+   and the manifest's provenance names the project and the run: a second run of the same day
+   (other params, say) writes beside it, and a cleared import of the first run refuses any
+   manifest but its own. A file that cannot become an asset (an empty or broken image) fails the
+   task naming it;
 2. ``import_assets`` imports the manifest, skipping externalIds the project already has;
 3. ``wait_for_tasks`` waits, deferred in the triggerer, until every item has a task;
 4. ``report`` (TaskFlow) puts the counts of the three steps in one line and one small XCom.
@@ -36,6 +41,8 @@ from airflow_provider_ango.sensors.imports import AngoAssetsImportedSensor
 ANGO_CONN_ID = "ango_default"
 PROJECT_ID = "{{ params.project_id or var.value.ango_project_id }}"
 DAY = "{{ data_interval_start | ds }}"
+# One manifest per run: two runs of one day never share (or overwrite) a manifest.
+MANIFEST_URI = f"{{{{ params.staging_uri }}}}/{{{{ dag.dag_id }}}}/{DAY}/{{{{ run_id }}}}/assets.ndjson"
 
 with DAG(
     dag_id="ango_nightly_bucket_import",
@@ -74,7 +81,8 @@ with DAG(
     build_manifest = AngoBuildImportOperator(
         task_id="build_manifest",
         source_uri="{{ params.source_uri }}",
-        manifest_uri=f"{{{{ params.staging_uri }}}}/{{{{ dag.dag_id }}}}/{DAY}/assets.ndjson",
+        manifest_uri=MANIFEST_URI,
+        project_id=PROJECT_ID,  # recorded in the manifest's provenance, checked by the import
         asset_types=["image", "video"],
         exclude=["**/_*", "**/.*"],  # markers and hidden files are not assets
         settle_delay="{{ params.settle_minutes * 60 }}",
@@ -113,7 +121,7 @@ with DAG(
             "submitted": imported.get("submitted", 0),
             "skipped_existing": imported.get("skipped_existing", 0),
             "tasks_found": tasks.get("found", 0),
-            "project_tasks": tasks.get("project_tasks", 0),
+            "tasks_listed": tasks.get("listed", 0),
         }
         print(
             f"Window {summary['window']['start']} .. {summary['window']['end']}: {summary['items']} new "

@@ -9,10 +9,12 @@ What it does, all on 127.0.0.1 and under one temporary folder removed at the end
    ``s3://ango-raw/incoming/cam-1/`` and ``.../cam-2/``; an Ango project is seeded with a
    category schema and the workflow Label -> Review -> Complete;
 3. job 1 imports the day's images as assets; simulated labelers and reviewers work on cam-1;
-   job 2 exports the day's completed tasks to ``s3://ango-lake/ango/`` and the Asset-scheduled
-   reader checks the partition; job 3 imports model predictions for cam-2 as pre-labels, waits
-   (deferred) while the simulated team labels cam-2 in a background thread, then exports it;
-4. a short report: assets, pre-labels, tasks per stage, files landed with sizes, time taken.
+   job 2 merges the day's completed tasks into the Delta tables ``s3://ango-lake/ango/tasks`` and
+   ``.../annotations`` and the Asset-scheduled reader checks the versions committed; job 3
+   imports model predictions for cam-2 as pre-labels, waits (deferred) while the simulated team
+   labels cam-2 in a background thread, then exports it;
+4. a short report: assets, pre-labels, tasks per stage, a DuckDB query over the Delta tables
+   (tasks per stage, boxes per class), files landed with sizes, time taken.
 
 Airflow's own output goes to a log file, kept (and named) only when something fails.
 """
@@ -57,6 +59,7 @@ BUCKETS = ("ango-raw", "ango-staging", "ango-lake", "ango-predictions")  # as in
 CAMERAS = {"cam-1": 6, "cam-2": 5}  # images per camera folder
 SHOWN_STAGES = ("Label", "Review", "Complete")
 WAIT_SECONDS = 180.0
+LAKE_TABLES = "s3://ango-lake/ango"  # where the export DAG's Delta tables are (its lake_uri param)
 
 
 class DemoError(RuntimeError):
@@ -157,6 +160,41 @@ def run_dag(dag: Any, **kwargs: Any) -> tuple[Any, float]:
 
 def day_of(moment: datetime) -> datetime:
     return datetime(moment.year, moment.month, moment.day, tzinfo=timezone.utc)
+
+
+def answer(number: int) -> dict[str, Any]:
+    """A labeler's answer for :data:`CATEGORY_SCHEMA`: one vehicle box, every third one a truck."""
+    given = prediction("", kind="truck" if number % 3 == 2 else "car", x=2 + number, note="labeled")
+    return {key: value for key, value in given.items() if key != "externalId"}
+
+
+# -- querying the lake ----------------------------------------------------------------------------
+def lake_query() -> list[str]:
+    """Tasks per stage and boxes per class, by DuckDB over the Delta tables of the export DAG."""
+    try:
+        import duckdb
+    except ImportError:
+        return ["duckdb is not installed here (it comes with the 'test' extra): lake query skipped"]
+    from airflow_provider_ango.exports.tables import delta_dataset
+
+    connection = duckdb.connect()
+    try:
+        for table in ("tasks", "annotations"):
+            connection.register(table, delta_dataset(f"{LAKE_TABLES}/{table}", "aws_default"))
+        stages = connection.execute(
+            "SELECT stage, count(*) FROM tasks GROUP BY stage ORDER BY stage"
+        ).fetchall()
+        boxes = connection.execute(
+            "SELECT b.title || coalesce(' (' || k.answer_text || ')', ''), count(*) FROM annotations b "
+            "LEFT JOIN annotations k ON k.task_id = b.task_id AND k.parent_key = b.annotation_key "
+            "AND k.tool = 'radio' WHERE b.tool = 'bounding-box' GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    finally:
+        connection.close()
+    return [
+        "tasks per stage: " + (", ".join(f"{stage} {count}" for stage, count in stages) or "none"),
+        "boxes per class: " + (", ".join(f"{title} {count}" for title, count in boxes) or "none"),
+    ]
 
 
 # -- simulated labeling team ----------------------------------------------------------------------
@@ -298,10 +336,15 @@ def demo(stack: ExitStack, console: Console, log_path: Path, started: float) -> 
     for line in job.lines:
         console.say(f"      {line}")
 
-    # The team works on cam-1 during the day: every task submitted, most accepted, one rejected.
+    # The team works on cam-1 during the day: every task labeled (a box each), most accepted, one rejected.
     acted = datetime.now(timezone.utc)
     cam_1 = sorted(key for key in images if key.startswith("cam-1/"))
-    submitted = control.act(project_id, action="submit", batch="cam-1", at=acted.isoformat())["count"]
+    submitted = sum(
+        control.act(
+            project_id, action="submit", externalIds=[key], answer=answer(number), at=acted.isoformat()
+        )["count"]
+        for number, key in enumerate(cam_1)
+    )
     accepted = control.act(
         project_id, action="review", reviewStatus="Accepted", externalIds=cam_1[:-1], at=acted.isoformat()
     )["count"]
@@ -313,20 +356,21 @@ def demo(stack: ExitStack, console: Console, log_path: Path, started: float) -> 
         f"rejected {rejected}"
     )
 
-    # Job 2: the day's completed tasks become a lake partition; the reader DAG starts on the Asset.
+    # Job 2: the day's completed tasks are merged into the Delta tables; the reader DAG starts on the Asset.
     export_module = dags["scheduled_export_to_lake.py"]
     run, seconds = run_dag(export_module.export_dag, logical_date=day_of(acted) + timedelta(days=1))
     landed = xcom(run, "land_export")
     reader, reader_seconds = run_dag(export_module.report_dag)
-    partition = xcom(reader, "describe_latest_partition")
+    checked = xcom(reader, "describe_latest_partition")
     job = Job("ango_scheduled_export_to_lake", seconds)
     job.lines.append(
-        f"{landed['records']} task(s) completed on {day_of(acted).date()} -> {landed['files']} "
-        f"{landed['layout']} file(s) under {landed['destination_uri']}"
+        f"{landed['records']} task(s) completed on {day_of(acted).date()} -> "
+        f"{'merged' if landed['mode'] == 'merge' else 'appended'} into "
+        + ", ".join(f"{table['uri']} v{table['version']}" for table in landed["tables"].values())
     )
     job.lines.append(
-        f"Asset event ango_lake_exports -> ango_lake_partition_report ({reader_seconds:.1f} s): partition "
-        f"{'complete' if partition['complete'] else 'INCOMPLETE'}, {partition['records']} record(s)"
+        f"Asset event ango_lake_exports -> ango_lake_partition_report ({reader_seconds:.1f} s): versions "
+        f"{'committed' if checked['complete'] else 'NOT FOUND'}, {checked['records']} record(s)"
     )
     jobs.append(job)
     console.say(f"[2/3] {job.name:<32} success in {seconds:.1f} s")
@@ -393,6 +437,9 @@ def demo(stack: ExitStack, console: Console, log_path: Path, started: float) -> 
     )
     console.say(f"  Pre-labels applied: {counts['preLabeled']}")
     console.say("  Tasks per stage: " + ", ".join(f"{name} {stages[name]}" for name in shown))
+    console.say(f"  Lake query (DuckDB over the Delta tables {LAKE_TABLES}/tasks and .../annotations):")
+    for line in lake_query():
+        console.say(f"    {line}")
     console.say(f"  Files landed: {len(files)} in s3://ango-lake")
     width = max((len(key) for key, _ in files), default=0)
     for key, size in files:

@@ -47,10 +47,20 @@ def test_demo_runs_the_three_jobs_and_reports_them(tmp_path: Path) -> None:
     files = count_after("Files landed", output)
     landed = re.findall(r"^\s+(s3://ango-lake/\S+)\s+[\d.]+ (?:B|KiB|MiB)$", output, re.MULTILINE)
     assert len(landed) == files > 0
-    for partition in ("ango/project=", "prelabeled/project="):
-        mine = [uri for uri in landed if uri.startswith(f"s3://ango-lake/{partition}")]
-        assert any(uri.endswith("/_manifest.json") for uri in mine), output
-        assert any(uri.endswith("/_SUCCESS") for uri in mine), output
+    prelabeled = [uri for uri in landed if uri.startswith("s3://ango-lake/prelabeled/project=")]
+    assert any(uri.endswith("/_manifest.json") for uri in prelabeled), output
+    assert any(uri.endswith("/_SUCCESS") for uri in prelabeled), output
+    # Job 2 merged into two Delta tables (created as version 0, the rows committed as 1) ...
+    for table in ("tasks", "annotations"):
+        assert f"s3://ango-lake/ango/{table}/_delta_log/00000000000000000001.json" in landed, output
+        assert any(uri.startswith(f"s3://ango-lake/ango/{table}/project=") for uri in landed), output
+    # ... which DuckDB queries: the accepted cam-1 tasks, one labeled box each.
+    [completed] = re.findall(r"^\s+tasks per stage: Complete (\d+)$", output, re.MULTILINE)
+    boxes = re.search(
+        r"^\s+boxes per class: Vehicle \(car\) (\d+), Vehicle \(truck\) (\d+)$", output, re.MULTILINE
+    )
+    assert boxes is not None, output
+    assert int(boxes.group(1)) + int(boxes.group(2)) == int(completed) > 0
     assert "Time taken:" in output
 
     # Quiet and tidy: Airflow's logs stay out of the report, no secret shows, nothing is left behind.

@@ -13,6 +13,7 @@ import struct
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -202,8 +203,12 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             status, payload = 500, {"status": "fail", "message": f"Emulator error: {exc!r}"}
         self._send(status, json_bytes(payload))
 
-    def serve_file(self, request: Request, truncate: bool) -> int:
-        """Stream the file a signed URL names (``Range`` honoured); the status sent."""
+    def serve_file(self, request: Request, truncate: bool, sending: Callable[[int], None]) -> int:
+        """Stream the file a signed URL names (``Range`` honoured); the status sent.
+
+        ``sending(status)`` is called before anything is written, so the log and the stats hold the
+        answer by the time a client has read it.
+        """
         core = self.server.core
         xml = "application/xml"
         try:
@@ -213,14 +218,17 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             size = file_path.stat().st_size
             byte_range = parse_range(request.headers.get("range"), size)
         except RangeNotSatisfiableError as exc:
+            sending(416)
             self._send(416, b"", xml, {"Content-Range": f"bytes */{exc.size}"})
             return 416
         except ApiError as exc:
+            sending(exc.status)
             self._send(exc.status, error_xml(exc.status, exc.message), xml)
             return exc.status
         first, last = byte_range if byte_range is not None else (0, size - 1)
         length = max(0, last - first + 1)
         status = 206 if byte_range is not None else 200
+        sending(status)
         self.send_response(status)
         self.send_header("Content-Type", "application/zip")
         self.send_header("Accept-Ranges", "bytes")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from airflow_provider_ango.emulator.access import ApiKey
@@ -44,7 +45,7 @@ class Responder(Protocol):
 
     def reset_connection(self) -> None: ...
 
-    def serve_file(self, request: Request, truncate: bool) -> int: ...
+    def serve_file(self, request: Request, truncate: bool, sending: Callable[[int], None]) -> int: ...
 
 
 def failure(status: int, message: str) -> bytes:
@@ -120,9 +121,12 @@ class Exchange:
 
     def answer(self, truncate: bool) -> None:
         if self.is_file:
-            status = self.responder.serve_file(self.request, truncate)
-            self.core.log.set_status(self.entry, status)
-            self.core.stats.count(status, None)
+
+            def sending(status: int) -> None:
+                self.core.log.set_status(self.entry, status)
+                self.core.stats.count(status, None)
+
+            self.responder.serve_file(self.request, truncate, sending)
             return
         status, body = answer_api(self.core, self.request, self.key)
         self.finish(status, body, truncate=truncate)

@@ -21,7 +21,7 @@ TIE_ORDERS = ("shuffle", "stable")
 DOCUMENTED_PAGE_LIMIT = 100
 _WINDOWS = {"s": 1.0, "sec": 1.0, "second": 1.0, "min": 60.0, "minute": 60.0, "h": 3600.0, "hour": 3600.0}
 _SORT = re.compile(r"^-?[A-Za-z_]+(,-?[A-Za-z_]+)*$")
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*([a-z]+)\s*$")
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*([a-z]+)\s*$")
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,15 @@ class RateLimit:
 
     @classmethod
     def parse(cls, text: str) -> RateLimit | None:
-        """``100/min``, ``100/s``, ``5000/hour``; ``off`` (or ``none``) means no limit at all."""
+        """``100/min``, ``100/s``, ``100/5s`` (a window of 5 s), ``5000/hour``; ``off`` (or ``none``) means
+        no limit at all."""
         if text.strip().lower() in ("off", "none"):
             return None
         match = _RATE.match(text.lower())
-        if match is None or match.group(2) not in _WINDOWS:
-            raise ValueError(f"rate limit must look like 100/min, 100/s or off, got {text!r}")
-        return cls(int(match.group(1)), _WINDOWS[match.group(2)])
+        if match is None or match.group(3) not in _WINDOWS:
+            raise ValueError(f"rate limit must look like 100/min, 100/s, 100/5s or off, got {text!r}")
+        count = float(match.group(2)) if match.group(2) else 1.0
+        return cls(int(match.group(1)), count * _WINDOWS[match.group(3)])
 
     def __str__(self) -> str:
         unit = {1.0: "s", 60.0: "min", 3600.0: "hour"}.get(self.window_seconds)

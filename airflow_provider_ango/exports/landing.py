@@ -21,6 +21,10 @@ Object stores cannot move many objects at once, so a crash *during* step 2 (seco
 server-side copies, after minutes of step 1) leaves the partition without ``_SUCCESS``
 until the retry lands it again. One landing per destination at a time: a second landing
 of the same partition started meanwhile removes the first one's temporary files.
+
+Because step 2 deletes files directly under the destination and step 1 clears the temporary
+folder, :func:`check_overlap` refuses (before anything is read or written) a destination that
+holds the staged zip or overlaps the staging prefix, and a temporary folder that would hold it.
 """
 
 from __future__ import annotations
@@ -33,7 +37,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_ango.exceptions import AngoExportConfigError, AngoExportIntegrityError
+from airflow_provider_ango.exceptions import (
+    AngoExportConfigError,
+    AngoExportIntegrityError,
+    AngoInputNotFoundError,
+    BucketObjectNotFoundError,
+)
 from airflow_provider_ango.exports.layouts import (
     LAYOUTS,
     Compression,
@@ -63,7 +72,7 @@ class Destination:
 
     @property
     def uri(self) -> str:
-        return self.bucket.uri_for(self.prefix)
+        return self.bucket.uri_for(self.prefix) if self.prefix else self.bucket.uri
 
     @property
     def temp_root(self) -> str:
@@ -91,6 +100,52 @@ class LandingResult:
         }
 
 
+def _inside(prefix: str, key: str) -> bool:
+    """Whether ``key`` (or prefix) is ``prefix`` or lies under it; ``""`` holds everything."""
+    return key.startswith(prefix)
+
+
+def check_overlap(
+    destination: Destination,
+    staged: tuple[BucketHook, str] | None,
+    staging_root: tuple[BucketHook, str] | None = None,
+) -> None:
+    """Refuse a destination whose landing would delete the staged zip or mix with the staging area.
+
+    :param staged: the staged zip, as (hook at its bucket's root, whole key); None when there is none.
+    :param staging_root: the trigger task's staging prefix, as (hook at the root, prefix), if known.
+    """
+    here = destination.bucket.uri
+    fix = "land under another prefix (the lake and the staging area must not overlap)"
+    zip_bucket, zip_key = staged if staged is not None else (None, "")
+    if zip_bucket is not None and zip_bucket.uri == here:
+        if _inside(destination.prefix, zip_key):
+            raise AngoExportConfigError(
+                f"destination_uri {destination.uri} holds the staged export {zip_bucket.uri_for(zip_key)}: "
+                f"landing replaces the destination's files and would delete it; {fix}"
+            )
+        if _inside(destination.temp_root, zip_key):
+            raise AngoExportConfigError(
+                f"the staged export {zip_bucket.uri_for(zip_key)} lies in the landing's temporary folder "
+                f"{here}{destination.temp_root}, which is cleared first; {fix}"
+            )
+    if staging_root is None:
+        return
+    root_bucket, root_prefix = staging_root
+    if root_bucket.uri != here:
+        return
+    # A staging prefix at the bucket's root stages under <dag_id>/<run_id>/: that folder is its area.
+    area = root_prefix or (zip_key.rsplit("/", 2)[0] + "/" if zip_key.count("/") >= 2 else "")
+    if not area:
+        return
+    if _inside(area, destination.prefix) or _inside(destination.prefix, area):
+        raise AngoExportConfigError(
+            f"destination_uri {destination.uri} overlaps the staging prefix {root_bucket.uri_for(area)} of "
+            f"the trigger task: landing would delete staged files, and later exports would be staged into "
+            f"the lake; {fix}"
+        )
+
+
 def spool_staged_zip(
     bucket: BucketHook, key: str, target: Path, *, sha256: str | None, size: int | None
 ) -> None:
@@ -99,7 +154,14 @@ def spool_staged_zip(
 
     digest = hashlib.sha256()
     progress = Progress(log, f"Reading staged export {bucket.uri_for(key)}")
-    with bucket.open_read(key) as source, target.open("wb") as out:
+    try:
+        source_stream = bucket.open_read(key)
+    except BucketObjectNotFoundError:
+        raise AngoInputNotFoundError(
+            f"the staged export {bucket.uri_for(key)} does not exist (connection {bucket.conn_id!r}): it was "
+            "deleted, or the trigger task staged it elsewhere; clear the trigger task to stage it again"
+        ) from None
+    with source_stream as source, target.open("wb") as out:
         for chunk in iter(lambda: source.read(8 * 1024 * 1024), b""):
             digest.update(chunk)
             out.write(chunk)
@@ -186,7 +248,7 @@ def publish(
 
 def land(
     destination: Destination,
-    zip_path: Path,
+    zip_path: Path | None,
     *,
     layout: str,
     header: dict[str, Any],
@@ -195,7 +257,11 @@ def land(
     compression: Compression = None,
     scratch_dir: str | None = None,
 ) -> LandingResult:
-    """Land the export at ``zip_path`` under ``destination`` in ``layout`` (see the module doc)."""
+    """Land the export at ``zip_path`` under ``destination`` in ``layout`` (see the module doc).
+
+    ``zip_path`` None lands an empty partition: no data file, an empty manifest and ``_SUCCESS``
+    (the trigger task found the run's interval empty and requested no export).
+    """
     if layout not in LAYOUTS:
         raise AngoExportConfigError(f"layout {layout!r} is unknown; use one of {', '.join(LAYOUTS)}")
     if not destination.prefix.strip("/"):
@@ -210,16 +276,17 @@ def land(
     temp_prefix = f"{destination.temp_root}{uuid.uuid4().hex}/"
     with FileRegistry(scratch_dir) as registry:
         try:
-            write_layout(
-                destination,
-                temp_prefix,
-                registry,
-                zip_path,
-                layout=layout,
-                max_rows=max_rows,
-                max_bytes=max_bytes,
-                compression=compression,
-            )
+            if zip_path is not None:
+                write_layout(
+                    destination,
+                    temp_prefix,
+                    registry,
+                    zip_path,
+                    layout=layout,
+                    max_rows=max_rows,
+                    max_bytes=max_bytes,
+                    compression=compression,
+                )
         except BaseException:
             log.error("Landing failed before publishing; %s was not touched", destination.uri)
             bucket.delete_prefix(temp_prefix)
@@ -250,6 +317,7 @@ __all__ = [
     "TEMP_FOLDER",
     "Destination",
     "LandingResult",
+    "check_overlap",
     "land",
     "publish",
     "spool_staged_zip",

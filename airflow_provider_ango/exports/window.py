@@ -80,6 +80,22 @@ def incremental_window(context: Mapping[str, Any]) -> TimeWindow:
     return TimeWindow.half_open(start, end, ("data_interval_start", "data_interval_end"))
 
 
+def is_empty(window: TimeWindow | None) -> bool:
+    """Whether no time can fall in ``window`` (``[t, t)``, ``(t, t]``, ``(t, t)``)."""
+    if window is None or window.start is None or window.end is None or window.start != window.end:
+        return False
+    return not (window.gte is not None and window.lte is not None)
+
+
+def require_not_empty(window: TimeWindow | None, name: str) -> None:
+    """An explicit window that holds no time is a mistake: say so before Ango builds an export."""
+    if window is not None and window.start is not None and is_empty(window):
+        raise AngoWindowError(
+            f"{name} {window} holds no time (both ends are {window.start.isoformat()}); give an end "
+            "after the start, or use gte and lte for a single instant"
+        )
+
+
 def window_summary(updated_at: TimeWindow | None, created_at: TimeWindow | None) -> dict[str, Any] | None:
     """The windows as Ango received them (UTC strings), for XCom and the manifest."""
     summary: dict[str, Any] = {}
@@ -90,4 +106,4 @@ def window_summary(updated_at: TimeWindow | None, created_at: TimeWindow | None)
     return summary or None
 
 
-__all__ = ["coerce_window", "incremental_window", "window_summary"]
+__all__ = ["coerce_window", "incremental_window", "is_empty", "require_not_empty", "window_summary"]

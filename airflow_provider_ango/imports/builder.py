@@ -22,8 +22,10 @@ from airflow_provider_ango.imports.media import (
     MAX_HEADER_BYTES,
     ImageSize,
     NeedMore,
+    NotAnImageError,
     SidecarError,
     image_size,
+    not_an_image,
     video_metadata_from_sidecar,
 )
 from airflow_provider_ango.imports.rules import (
@@ -144,6 +146,10 @@ class ItemBuilder:
         external_id: str | None = None
         try:
             external_id = self.rules.external_id_of(obj, fields)
+            if obj.size == 0:
+                raise ValueError(
+                    "the file is empty (0 bytes): remove it, or wait until its upload has finished"
+                )
             item: dict[str, Any] = {"data": self.url_of(obj.key), "externalId": external_id}
             if kind == "image" and self.options.image_dimensions:
                 size = self._image_size(obj.key)
@@ -154,7 +160,9 @@ class ItemBuilder:
                 if metadata:
                     item["metadata"] = metadata
             self._common(item, obj, fields)
-        except (SidecarError, ValueError, KeyError, FileNotFoundError) as error:
+        except (NotAnImageError, SidecarError) as error:
+            return self._error(obj.key, external_id, kind, str(error))
+        except (ValueError, KeyError, FileNotFoundError) as error:
             return self._error(obj.key, external_id, kind, f"{type(error).__name__}: {error}")
         return self._validated(item, obj.key, kind)
 
@@ -208,6 +216,11 @@ class ItemBuilder:
                 continue
             if isinstance(answer, ImageSize):
                 return answer
+            # Refused when the bytes are no image, or end before a header could: not when a JPEG's
+            # header lies past the read limit.
+            refused = not_an_image(posixpath.splitext(key)[1].lstrip("."), header)
+            if refused is not None and (answer is None or len(header) < want):
+                raise refused
             self.stats.image_size_unknown += 1
             if self.stats.image_size_unknown <= 10:
                 self.log.warning("No image size found in the first %d bytes of %s", len(header), key)
@@ -265,6 +278,13 @@ class ItemBuilder:
             external_id = self.rules.external_id_of(info, fields)
             if len(pages) > MAX_PAGES:
                 raise ValueError(f"{len(pages)} pages is more than the {MAX_PAGES} one asset may have")
+            empty = [page.key for page in pages if page.size == 0]
+            if empty:
+                first = self.rules.prefix + empty[0]
+                raise ValueError(
+                    f"{len(empty)} page(s) are empty (0 bytes), first {first!r}: remove them, or wait until "
+                    "their upload has finished"
+                )
             ordered = sorted(pages, key=lambda page: natural_sort_key(posixpath.basename(page.key)))
             data = [
                 {"data": self.url_of(page.key), "externalId": posixpath.basename(page.key)}

@@ -79,6 +79,13 @@ class FingerprintSet:
         index = bisect_left(self._values, value)
         return index < len(self._values) and self._values[index] == value
 
+    def index_of(self, value: int) -> int | None:
+        """The position of fingerprint ``value`` among the frozen set's (for one flag per id), or None."""
+        if not self._frozen:
+            raise RuntimeError("call freeze() before membership tests")
+        index = bisect_left(self._values, value)
+        return index if index < len(self._values) and self._values[index] == value else None
+
     def __contains__(self, external_id: object) -> bool:
         return isinstance(external_id, str) and self.contains_fingerprint(fingerprint(external_id))
 

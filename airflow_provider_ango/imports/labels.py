@@ -5,7 +5,8 @@ Input files hold items of the Ango Import Format, keyed by ``externalId``: a JSO
 object per line). Three streaming passes:
 
 1. validate every item (shape, ``schemaId`` of every annotation against the project's
-   category schema, no externalId twice), keeping externalIds as 8-byte fingerprints;
+   category schema, every classification answer against its type, options and ``required``
+   (:mod:`.answers`), no externalId twice), keeping externalIds as 8-byte fingerprints;
 2. one listing of the project's assets finds which externalIds exist (a second read of the
    input names the first unknown ones, only when there are some);
 3. only when nothing is wrong: send in chunks. Any problem raises one
@@ -27,9 +28,10 @@ import ijson
 import orjson
 from pydantic import ValidationError
 
-from airflow_provider_ango.exceptions import AngoAmbiguousWriteError
+from airflow_provider_ango.exceptions import AngoAmbiguousWriteError, AngoLabelValidationError
 from airflow_provider_ango.hooks.ango import AngoHubHook
 from airflow_provider_ango.hooks.ango.endpoints import chunked
+from airflow_provider_ango.imports.answers import Ontology, answer_problems
 from airflow_provider_ango.imports.fingerprints import FingerprintSet, fingerprint
 from airflow_provider_ango.imports.presence import DEFAULT_PAGE_SIZE, asset_external_id, list_present
 from airflow_provider_ango.models.api import CategorySchema, CategorySchemaItem
@@ -42,8 +44,8 @@ LabelRecords = Callable[[], Iterator[tuple[str, Any]]]
 MAX_OFFENDERS = 10
 
 
-class LabelValidationError(ValueError):
-    """The pre-labels do not fit the project; nothing was sent."""
+class LabelValidationError(AngoLabelValidationError):
+    """The pre-labels do not fit the project; nothing was sent (kept under its first name)."""
 
 
 def iter_label_file(buffered: io.BufferedReader, uri: str) -> Iterator[tuple[str, Any]]:
@@ -123,12 +125,13 @@ class LabelImporter:
         """Passes 1 and 2; raises :class:`LabelValidationError` naming the first offenders."""
         project = self.hook.get_project(self.project_id)
         known = schema_ids(project.category_schema)
+        ontology = Ontology.of(project.category_schema)
         offenders: list[str] = []
         problems = 0
         ids = FingerprintSet()
         for where, raw in records():
             self.counts.items += 1
-            reason = self._check(raw, known)
+            reason = self._check(raw, known, ontology)
             if reason is not None:
                 problems += 1
                 if len(offenders) < MAX_OFFENDERS:
@@ -153,7 +156,8 @@ class LabelImporter:
             raise LabelValidationError(
                 f"{problems} problem(s) in the pre-labels for project {self.project_id}; nothing was "
                 f"imported. First ones:\n  {shown}\nFix the input (schemaIds must come from the "
-                "project's category schema; externalIds must be assets of the project) and run again."
+                "project's category schema; answers must fit their classification's type and options, "
+                "required ones answered; externalIds must be assets of the project) and run again."
             )
         self.log.info(
             "Pre-labels checked: %d item(s), %d annotation(s), every schemaId and externalId known",
@@ -161,7 +165,7 @@ class LabelImporter:
             self.counts.annotations,
         )
 
-    def _check(self, raw: Any, known: dict[str, set[str]]) -> str | None:
+    def _check(self, raw: Any, known: dict[str, set[str]], ontology: Ontology) -> str | None:
         if isinstance(raw, Exception):
             return str(raw)
         if not isinstance(raw, dict):
@@ -176,8 +180,9 @@ class LabelImporter:
             self.counts.annotations += 1
             if schema_id not in known[section]:
                 bad.append(f"unknown schemaId {schema_id!r} ({section})")
+        bad.extend(answer_problems(ontology, raw))
         if bad:
-            return f"externalId {item.external_id!r}: " + ", ".join(dict.fromkeys(bad))
+            return f"externalId {item.external_id!r}: " + "; ".join(dict.fromkeys(bad))
         return None
 
     def _unknown_external_ids(self, records: LabelRecords, ids: FingerprintSet) -> tuple[int, list[str]]:

@@ -5,23 +5,36 @@ Naming, for a manifest URI ``<base>.ndjson`` (``.ndjson`` is added when missing)
 * shards ``<base>-00000.ndjson``, ``<base>-00001.ndjson``, ... (a new shard starts past
   ``max_bytes`` or ``max_rows``; there is always at least shard 0, possibly empty);
 * invalid items ``<base>.errors.ndjson``, one ``{"key", "externalId", "type", "reason"}`` per
-  line (only when there are any; a stale one from an earlier attempt is removed).
+  line (only when there are any; a stale one from an earlier attempt is removed);
+* its provenance ``<base>.provenance.json`` (:mod:`.provenance`), written last.
 
 Every file is first written under ``<final>.tmp-<token>`` and only moved to its final key
 (``publish``) after all of them were written completely, so a retry or a reader never sees
 half a manifest; shards left over from an earlier, longer attempt are deleted.
+
+Strict by default (``on_invalid="fail"``): when any item is invalid no shard is published, only
+the errors file, and :class:`~airflow_provider_ango.exceptions.AngoManifestError` names the first
+ones with their reason and fix. ``on_invalid="skip"`` publishes the valid items and reports the
+others in the errors file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
+from airflow_provider_ango.exceptions import AngoConfigError, AngoManifestError
 from airflow_provider_ango.imports.builder import BuildRecord
+from airflow_provider_ango.imports.provenance import ShardDigest, write_provenance
 from airflow_provider_ango.progress import LogLike, Progress
+
+OnInvalid = Literal["fail", "skip"]
+ON_INVALID = ("fail", "skip")
+MAX_NAMED_INVALID = 20
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_ROWS = 500_000
@@ -52,6 +65,16 @@ def errors_key(base: str) -> str:
     return f"{base}.errors{SUFFIX}"
 
 
+def check_on_invalid(value: str) -> OnInvalid:
+    """``on_invalid`` as given, or an :class:`AngoConfigError` naming the two choices."""
+    if value not in ON_INVALID:
+        raise AngoConfigError(
+            f"on_invalid={value!r} is not one of 'fail' (refuse the whole input when any item is bad, the "
+            "default) or 'skip' (go on with the valid items and report the others)"
+        )
+    return value  # type: ignore[return-value]
+
+
 @dataclass
 class _OpenFile:
     final_key: str
@@ -60,6 +83,10 @@ class _OpenFile:
     stream: Any
     rows: int = 0
     size: int = 0
+    digest: Any = field(default_factory=hashlib.sha256)
+
+    def summary(self) -> ShardDigest:
+        return ShardDigest(self.final_key, self.rows, self.size, self.digest.hexdigest())
 
 
 class NdjsonSink:
@@ -118,6 +145,7 @@ class NdjsonSink:
         if current is None:
             current = self._open()
         current.stream.write(record)
+        current.digest.update(record)
         current.rows += 1
         current.size += len(record)
         self.rows += 1
@@ -130,6 +158,11 @@ class NdjsonSink:
         for done in self._closed:
             self.store.publish(done.tmp_key, done.final_key)
         return [done.final_key for done in self._closed]
+
+    @property
+    def digests(self) -> list[ShardDigest]:
+        """Rows, bytes and SHA-256 of every file written so far (closed ones)."""
+        return [done.summary() for done in self._closed]
 
     def abort(self) -> None:
         """Drop the open file (nothing is committed) and delete the temp files already written."""
@@ -160,6 +193,13 @@ class WrittenManifest:
     errors_key: str | None
     items: int
     invalid: int
+    provenance_key: str | None = None
+
+
+def _invalid_line(record: BuildRecord) -> str:
+    payload = record.payload
+    named = f" (externalId {payload['externalId']!r})" if payload.get("externalId") else ""
+    return f"{payload['key']}{named}: {payload['reason']}"
 
 
 def write_manifest(
@@ -170,16 +210,23 @@ def write_manifest(
     max_bytes: int | None,
     max_rows: int | None,
     log: LogLike,
+    on_invalid: OnInvalid = "skip",
+    provenance: dict[str, Any] | None = None,
+    describe: Callable[[str], str] = str,
 ) -> WrittenManifest:
     """Items to the shards and invalid ones to the errors file, all published at the end.
 
     On any failure nothing is published and the temp files are removed. Afterwards shards and an
-    errors file left by an earlier, different attempt are deleted.
+    errors file left by an earlier, different attempt are deleted, and ``provenance`` (when given)
+    is written last, with the digest of every shard. With ``on_invalid="fail"`` an invalid item
+    publishes the errors file alone and raises :class:`AngoManifestError` (``describe`` turns a key
+    into the URI the message shows).
     """
     shards = NdjsonSink(store, lambda index: shard_key(base, index), max_bytes=max_bytes, max_rows=max_rows)
     errors = NdjsonSink(store, lambda _index: errors_key(base))
     progress = Progress(log, "Manifest items", None, unit="items")
     invalid = 0
+    named: list[str] = []
     try:
         for record in records:
             if record.ok:
@@ -188,10 +235,26 @@ def write_manifest(
                 continue
             errors.write(record.to_line())
             invalid += 1
+            if len(named) < MAX_NAMED_INVALID:
+                named.append(_invalid_line(record))
             if invalid <= 10:
                 log.warning("Invalid item for %s: %s", record.payload["key"], record.payload["reason"])
+        if invalid and on_invalid == "fail":
+            shards.abort()
+            error_keys = errors.finish(at_least_one=False)
+            more = f"\n  ... and {invalid - len(named)} more" if invalid > len(named) else ""
+            raise AngoManifestError(
+                f"{invalid} of {invalid + shards.rows} file(s) cannot become Ango assets; no manifest was "
+                f"published (the reasons are in {describe(error_keys[0])}):\n  "
+                + "\n  ".join(named)
+                + more
+                + "\nFix or remove these files (or narrow include/exclude/asset_types), or pass "
+                "on_invalid='skip' to import the others and keep these in the errors file"
+            )
         shard_keys = shards.finish(at_least_one=True)
         error_keys = errors.finish(at_least_one=False)
+    except AngoManifestError:
+        raise
     except BaseException:
         shards.abort()
         errors.abort()
@@ -202,15 +265,25 @@ def write_manifest(
         stale += 1
     if stale:
         log.info("Removed %d file(s) left by an earlier attempt", stale)
-    return WrittenManifest(shard_keys, error_keys[0] if error_keys else None, shards.rows, invalid)
+    written_provenance = None
+    if provenance is not None:
+        written_provenance = write_provenance(
+            store, base, provenance, shards.digests, error_keys[0] if error_keys else None, invalid
+        )
+    return WrittenManifest(
+        shard_keys, error_keys[0] if error_keys else None, shards.rows, invalid, written_provenance
+    )
 
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_ROWS",
+    "ON_INVALID",
     "NdjsonSink",
+    "OnInvalid",
     "WritableStore",
     "WrittenManifest",
+    "check_on_invalid",
     "delete_stale_shards",
     "errors_key",
     "manifest_base",

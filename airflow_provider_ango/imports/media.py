@@ -153,6 +153,39 @@ class SidecarError(ValueError):
     """A video sidecar file exists but is not usable metadata."""
 
 
+class NotAnImageError(ValueError):
+    """A file whose extension names an image format this module reads, whose bytes are not one."""
+
+
+#: Extensions whose headers :func:`image_size` reads, and the format each one names.
+READABLE_FORMATS = {
+    "png": "PNG",
+    "gif": "GIF",
+    "bmp": "BMP",
+    "webp": "WebP",
+    "jpg": "JPEG",
+    "jpeg": "JPEG",
+}
+
+
+def not_an_image(ext: str, header: bytes) -> NotAnImageError | None:
+    """The error for a ``.<ext>`` file whose ``header`` is no image of that format; None otherwise.
+
+    Only for the formats :func:`image_size` reads (others, TIFF or HEIC say, may be fine).
+    """
+    name = READABLE_FORMATS.get(ext.lower())
+    if name is None:
+        return None
+    if not header:
+        return NotAnImageError(
+            "the file is empty (0 bytes): remove it, or wait until its upload has finished"
+        )
+    return NotAnImageError(
+        f"the file is not a {name} image (its first bytes are {header[:16]!r}): replace it with the image, "
+        "or remove it (or exclude it) from the source"
+    )
+
+
 def video_metadata_from_sidecar(raw: bytes, where: str) -> AssetMetadata:
     """Parse a sidecar JSON object ``{"frameRate", "frameCount", "width", "height"}``.
 
@@ -175,8 +208,10 @@ def video_metadata_from_sidecar(raw: bytes, where: str) -> AssetMetadata:
 __all__ = [
     "FIRST_READ_BYTES",
     "MAX_HEADER_BYTES",
+    "READABLE_FORMATS",
     "ImageSize",
     "NeedMore",
+    "NotAnImageError",
     "SidecarError",
     "image_size",
     "video_metadata_from_sidecar",

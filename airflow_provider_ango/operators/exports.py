@@ -19,16 +19,26 @@ from typing import Any, Literal
 from airflow.sdk import Asset, BaseOperator, Context, conf
 
 from airflow_provider_ango.arguments import names_list
-from airflow_provider_ango.exceptions import AngoExportConfigError, AngoExportError
-from airflow_provider_ango.exports.landing import Destination, land, spool_staged_zip
+from airflow_provider_ango.exceptions import AngoExportConfigError, AngoExportError, AngoExportFormatError
+from airflow_provider_ango.exports.landing import Destination, check_overlap, land, spool_staged_zip
 from airflow_provider_ango.exports.layouts import LAYOUTS, Compression
 from airflow_provider_ango.exports.locations import bucket_root, object_in_bucket
 from airflow_provider_ango.exports.safe_keys import safe_path_segment
 from airflow_provider_ango.exports.sealing import unseal_url
 from airflow_provider_ango.exports.staging import STAGED_NAME, stage_export, staged_summary
-from airflow_provider_ango.exports.window import WindowArg, coerce_window, incremental_window, window_summary
+from airflow_provider_ango.exports.table_landing import TABLE_LAYOUTS, check_table_mode, land_tables
+from airflow_provider_ango.exports.window import (
+    WindowArg,
+    coerce_window,
+    incremental_window,
+    is_empty,
+    require_not_empty,
+    window_summary,
+)
 from airflow_provider_ango.hooks.ango import AngoHubHook, endpoints
+from airflow_provider_ango.hooks.bucket import BucketHook
 from airflow_provider_ango.models.export import ExportOptions, SignedUrl
+from airflow_provider_ango.operators.checks import require_bucket
 from airflow_provider_ango.triggers.exports import AngoExportTrigger
 
 _DEFAULT_DEFERRABLE = conf.getboolean("operators", "default_deferrable", fallback=False)
@@ -49,8 +59,13 @@ class AngoTriggerExportOperator(BaseOperator):
     central directory checked before it is published. An expired link (403) makes a new
     request, at most ``max_url_refreshes`` times. The signed URL never reaches XCom or logs.
 
-    Returns (XCom): ``{staging_uri, sha256, bytes, format, members, project_id, options,
-    window}`` - ``options`` being the export's query parameters as sent.
+    Before anything is requested (and before deferring): ``staging_uri`` must parse and its bucket
+    exist, and explicit windows must hold some time. An incremental run whose data interval is empty
+    (``data_interval_start == data_interval_end``, as with ``CronTriggerTimetable``) requests no export:
+    its XCom has ``staging_uri`` None and ``empty`` True, and the land task lands an empty manifest.
+
+    Returns (XCom): ``{staging_uri, staging_root, sha256, bytes, format, members, project_id,
+    options, window}`` - ``options`` being the export's query parameters as sent.
 
     :param project_id: Ango project id (templated).
     :param staging_uri: bucket prefix for staged zips, e.g. ``s3://staging/ango`` (templated).
@@ -106,7 +121,10 @@ class AngoTriggerExportOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if incremental and updated_at is not None:
-            raise ValueError("incremental=True takes updated_at from the data interval; do not pass both")
+            raise AngoExportConfigError(
+                "incremental=True takes updated_at from the data interval; do not pass both (drop "
+                "updated_at, or set incremental=False)"
+            )
         self.project_id = project_id
         self.staging_uri = staging_uri
         self.export_format = export_format
@@ -160,9 +178,19 @@ class AngoTriggerExportOperator(BaseOperator):
         except ValueError as error:
             raise AngoExportConfigError(f"export options of project {self.project_id}: {error}") from error
 
+    def staging(self) -> tuple[BucketHook, str]:
+        """The staging bucket (at its root) and the key prefix of ``staging_uri``."""
+        return bucket_root(self.staging_uri, self.staging_conn_id, "staging_uri")
+
     def execute(self, context: Context) -> dict[str, Any]:
         options = self.build_options(context)
+        bucket, prefix = self.staging()
+        require_bucket(bucket, "staging_uri", prefix)
         window = window_summary(options.updated_at, options.created_at)
+        if self.incremental and is_empty(options.updated_at):
+            return self._empty_interval(options, bucket, prefix, window)
+        require_not_empty(options.updated_at, "updated_at")
+        require_not_empty(options.created_at, "created_at")
         self.log.info("Export of project %s, window %s", self.project_id, window or "none")
         if self.deferrable:
             self.defer(
@@ -200,8 +228,32 @@ class AngoTriggerExportOperator(BaseOperator):
             self.log.info("The export link was not passed on sealed (no Fernet key?); requesting it again")
         return self._stage(context, options, first_url=url)
 
+    def _empty_interval(
+        self, options: ExportOptions, bucket: BucketHook, prefix: str, window: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        self.log.warning(
+            "The run's data interval is empty (%s): no export of project %s is requested, and the land "
+            "task lands an empty manifest. If every run's interval is empty, the DAG's timetable has no "
+            "data intervals: Airflow 3 runs cron strings with CronTriggerTimetable; use "
+            "CronDataIntervalTimetable (or DeltaDataIntervalTimetable) for incremental exports",
+            options.updated_at,
+            self.project_id,
+        )
+        return {
+            "staging_uri": None,
+            "staging_root": bucket.uri_for(prefix) if prefix else bucket.uri,
+            "empty": True,
+            "sha256": None,
+            "bytes": 0,
+            "format": options.format,
+            "members": [],
+            "project_id": self.project_id,
+            "options": endpoints.export_query(self.project_id, options),
+            "window": window,
+        }
+
     def _stage(self, context: Context, options: ExportOptions, first_url: SignedUrl | None) -> dict[str, Any]:
-        bucket, prefix = bucket_root(self.staging_uri, self.staging_conn_id, "staging_uri")
+        bucket, prefix = self.staging()
         run_folder = f"{safe_path_segment(self.dag_id)}/{safe_path_segment(str(context['run_id']))}"
         key = f"{prefix}{run_folder}/{STAGED_NAME}"
         staged = stage_export(
@@ -216,6 +268,7 @@ class AngoTriggerExportOperator(BaseOperator):
         return staged_summary(
             staged,
             {
+                "staging_root": bucket.uri_for(prefix) if prefix else bucket.uri,
                 "format": options.format,
                 "members": staged.members,
                 "project_id": self.project_id,
@@ -231,7 +284,12 @@ class AngoLandExportOperator(BaseOperator):
     ``layout``: ``raw`` (the zip as ``export.zip``), ``ndjson`` (``part-00000.ndjson`` ...,
     each at most ``max_rows_per_part`` records and ``max_bytes_per_part`` bytes), ``json``
     (the same parts as JSON arrays) or ``split`` (one ``<externalId>-<hash>.json`` per asset,
-    safe from path traversal and collisions). Records are streamed (JSON arrays element by element), so
+    safe from path traversal and collisions), or the lake tables ``tasks`` and ``annotations``
+    (:mod:`airflow_provider_ango.exports.tables`): ``parquet`` (Parquet files in each table's
+    partition folder, landed like the other layouts) or ``delta`` (Delta Lake tables beside
+    each other under the destination's root, one commit per table, ``mode="append"`` or
+    ``mode="merge"`` keyed by task id; a retried or re-run interval commits nothing twice).
+    Records are streamed (JSON arrays element by element), so
     memory stays flat however large the export. Files are written under a temporary prefix
     and published only when all are written; ``_manifest.json`` (records, bytes, SHA-256 per
     file, the export's options and window) and ``_SUCCESS`` come last, and files of an earlier
@@ -242,11 +300,16 @@ class AngoLandExportOperator(BaseOperator):
     templated part, e.g. ``s3://lake/ango/`` for ``s3://lake/ango/dt={{ ds }}/``), its extra
     carrying the landed partition's URI and counts; schedule downstream DAGs on it.
 
-    Returns (XCom): ``{destination_uri, manifest_uri, layout, records, files, bytes}``.
+    Returns (XCom): ``{destination_uri, manifest_uri, layout, records, files, bytes}``; for
+    ``parquet`` and ``delta``: ``{destination_uri, layout, mode, records, app_id, partition,
+    tables: {tasks: {uri, rows, version, committed, ...}, annotations: {...}}}`` (the Asset
+    event's extra carries the same, so the table URIs and the committed Delta versions).
 
     :param source: the trigger task's XCom (``trigger.output``) or a staged zip URI (templated).
     :param destination_uri: destination prefix, e.g.
         ``s3://lake/ango/project={{ params.project_id }}/dt={{ ds }}/`` (templated).
+    :param mode: ``layout="delta"`` only (templated): ``"append"`` adds the run's rows, ``"merge"``
+        keeps each task's latest state and replaces its annotation rows.
     :param compression: ``"gzip"`` for ``.ndjson.gz`` / ``.json.gz`` parts (those layouts only).
     :param asset: the Asset to emit, or None for the default above.
     :param emit_asset: False to emit no Asset event.
@@ -256,7 +319,7 @@ class AngoLandExportOperator(BaseOperator):
     :param scratch_dir: local folder for the spooled zip (it needs the zip's size on disk).
     """
 
-    template_fields: Sequence[str] = ("source", "destination_uri", "layout", "asset_partition_key")
+    template_fields: Sequence[str] = ("source", "destination_uri", "layout", "mode", "asset_partition_key")
     ui_color = "#e2f0d9"
 
     def __init__(
@@ -265,6 +328,7 @@ class AngoLandExportOperator(BaseOperator):
         source: Any,
         destination_uri: str,
         layout: str = "ndjson",
+        mode: str = "append",
         max_rows_per_part: int = 100_000,
         max_bytes_per_part: int = 128 * 1024 * 1024,
         compression: Compression = None,
@@ -278,6 +342,8 @@ class AngoLandExportOperator(BaseOperator):
     ) -> None:
         if "{{" not in layout:  # a templated layout (a Param, say) is checked once rendered
             check_layout(layout, compression)
+            if "{{" not in mode:
+                check_table_mode(layout, mode)
         self.asset = (asset or default_asset(destination_uri)) if emit_asset else None
         if self.asset is not None:
             outlets = list(kwargs.pop("outlets", None) or [])
@@ -286,6 +352,7 @@ class AngoLandExportOperator(BaseOperator):
         self.source = source
         self.destination_uri = destination_uri
         self.layout = layout
+        self.mode = mode
         self.max_rows_per_part = max_rows_per_part
         self.max_bytes_per_part = max_bytes_per_part
         self.compression = compression
@@ -296,10 +363,18 @@ class AngoLandExportOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         check_layout(self.layout, self.compression)
+        check_table_mode(self.layout, self.mode)
         info = source_info(self.source)
-        staging, key = object_in_bucket(info["staging_uri"], self.staging_conn_id, "source")
         bucket, prefix = bucket_root(self.destination_uri, self.destination_conn_id, "destination_uri")
-        destination = Destination(bucket, prefix if prefix.endswith("/") else f"{prefix}/")
+        destination = Destination(bucket, prefix if not prefix or prefix.endswith("/") else f"{prefix}/")
+        staged = None
+        if not info.get("empty"):
+            staged = object_in_bucket(info["staging_uri"], self.staging_conn_id, "source")
+        root = info.get("staging_root")
+        staging_root = bucket_root(root, self.staging_conn_id, "source") if isinstance(root, str) else None
+        # Before anything is read or written: the landing must not delete what it lands from.
+        check_overlap(destination, staged, staging_root)
+        require_bucket(bucket, "destination_uri", destination.prefix)
         header = {
             "source": {
                 name: info.get(name) for name in ("staging_uri", "sha256", "bytes", "format", "project_id")
@@ -311,19 +386,46 @@ class AngoLandExportOperator(BaseOperator):
             "landed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         with tempfile.TemporaryDirectory(prefix="ango-land-", dir=self.scratch_dir) as scratch:
-            zip_path = Path(scratch) / "export.zip"
-            spool_staged_zip(staging, key, zip_path, sha256=info.get("sha256"), size=info.get("bytes"))
-            result = land(
-                destination,
-                zip_path,
-                layout=self.layout,
-                header=header,
-                max_rows=self.max_rows_per_part,
-                max_bytes=self.max_bytes_per_part,
-                compression=self.compression,
-                scratch_dir=scratch,
-            )
-        xcom = result.to_xcom()
+            zip_path = None
+            if staged is None:
+                self.log.info(
+                    "The trigger task requested no export (empty interval): landing an empty manifest"
+                )
+            else:
+                zip_path = Path(scratch) / "export.zip"
+                spool_staged_zip(*staged, zip_path, sha256=info.get("sha256"), size=info.get("bytes"))
+            try:
+                if (
+                    self.layout in TABLE_LAYOUTS
+                ):  # pyarrow and deltalake load here, not when the DAG is parsed
+                    xcom = land_tables(
+                        zip_path,
+                        destination,
+                        layout=self.layout,
+                        mode=self.mode,
+                        conn_id=self.destination_conn_id,
+                        header=header,
+                        dag_id=self.dag_id,
+                        task_id=self.task_id,
+                        data_interval=(context.get("data_interval_start"), context.get("data_interval_end")),
+                        scratch_dir=scratch,
+                    )
+                else:
+                    xcom = land(
+                        destination,
+                        zip_path,
+                        layout=self.layout,
+                        header=header,
+                        max_rows=self.max_rows_per_part,
+                        max_bytes=self.max_bytes_per_part,
+                        compression=self.compression,
+                        scratch_dir=scratch,
+                    ).to_xcom()
+            except AngoExportFormatError as error:
+                raise AngoExportFormatError(
+                    f"staged export {info['staging_uri']}: {error}. Nothing was landed at {destination.uri}; "
+                    "clear the trigger task to request and stage the export again"
+                ) from error
         self._emit_asset_event(context, {**xcom, "window": info.get("window"), "sha256": info.get("sha256")})
         return xcom
 
@@ -342,12 +444,17 @@ class AngoLandExportOperator(BaseOperator):
 
 
 def check_layout(layout: str, compression: Compression) -> None:
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout {layout!r} is unknown; use one of {', '.join(LAYOUTS)}")
+    if layout not in (*LAYOUTS, *TABLE_LAYOUTS):
+        raise AngoExportConfigError(
+            f"layout {layout!r} is unknown; use one of {', '.join((*LAYOUTS, *TABLE_LAYOUTS))}"
+        )
     if compression not in (None, "gzip"):
-        raise ValueError(f"compression {compression!r} is unknown; use None or 'gzip'")
+        raise AngoExportConfigError(f"compression {compression!r} is unknown; use None or 'gzip'")
     if compression and layout not in ("ndjson", "json"):
-        raise ValueError(f"compression applies to the ndjson and json layouts, not {layout!r}")
+        raise AngoExportConfigError(
+            f"compression applies to the ndjson and json layouts, not {layout!r}; drop it, or use one of "
+            "those"
+        )
 
 
 def default_asset(destination_uri: str) -> Asset:
@@ -360,7 +467,7 @@ def default_asset(destination_uri: str) -> Asset:
     if static != destination_uri:
         static = static.rsplit("/", 1)[0] + "/"
     if "://" not in static or not static.split("://", 1)[1].strip("/"):
-        raise ValueError(
+        raise AngoExportConfigError(
             f"cannot derive an Asset from destination_uri {destination_uri!r}; pass asset=Asset('s3://...')"
         )
     # No trailing slash: Airflow keeps the name as given, and Asset("s3://lake/ango") downstream
@@ -370,7 +477,7 @@ def default_asset(destination_uri: str) -> Asset:
 
 def source_info(source: Any) -> dict[str, Any]:
     """The staged export as a dict from the trigger task's XCom or a bare URI."""
-    if isinstance(source, Mapping) and isinstance(source.get("staging_uri"), str):
+    if isinstance(source, Mapping) and (isinstance(source.get("staging_uri"), str) or source.get("empty")):
         return dict(source)
     if isinstance(source, str) and "://" in source:
         return {"staging_uri": source}

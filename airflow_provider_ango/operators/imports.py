@@ -10,6 +10,7 @@ XCom carries only small values: URIs, counts, the window.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
@@ -17,14 +18,17 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 
+from airflow_provider_ango.exceptions import AngoConfigError
 from airflow_provider_ango.hooks.ango import AngoHubHook
 from airflow_provider_ango.hooks.bucket import BucketHook
-from airflow_provider_ango.imports.assets import AssetImporter, ImportSettings
+from airflow_provider_ango.imports.assets import PRESENCE_MODES, AssetImporter, ImportSettings, PresenceMode
 from airflow_provider_ango.imports.builder import AttachmentRule, BuildOptions, ItemBuilder
+from airflow_provider_ango.imports.checks import ImportRun, check_manifest
 from airflow_provider_ango.imports.labels import LabelImporter, iter_label_file
 from airflow_provider_ango.imports.manifest import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_ROWS,
+    check_on_invalid,
     manifest_base,
     write_manifest,
 )
@@ -37,8 +41,15 @@ from airflow_provider_ango.imports.rules import (
     check_asset_types,
     check_template,
 )
+from airflow_provider_ango.imports.scope import check_scope_prefix, default_scope_prefix, with_scope_batch
 from airflow_provider_ango.imports.sources import BucketFiles, manifest_uris, split_object_uri
 from airflow_provider_ango.imports.window import compute_window
+from airflow_provider_ango.operators.checks import (
+    bucket_of,
+    require_bucket,
+    require_storage,
+    run_identity,
+)
 
 
 class AngoBuildImportOperator(BaseOperator):
@@ -63,6 +74,10 @@ class AngoBuildImportOperator(BaseOperator):
     ids. ``contextData`` holds ``bucket``, ``key``, ``size``, ``etag``, ``lastModified`` (unless
     ``source_context=False``) plus ``context_data``.
 
+    **Scope batch.** Every item also joins ``<scope_batch_prefix>:<YYYY-MM-DD>`` (its file's UTC
+    day; prefix by default ``import:<bucket>/<prefix>``, always starting ``import:``), the batch the
+    import's existence check lists; ``scope_batches=False`` leaves it out.
+
     **Files.** ``include`` / ``exclude`` are globs on the key relative to ``source_uri`` (``*``
     stays in one folder, ``**`` crosses folders: ``"**/*.jpg"``). ``asset_types`` picks types by
     extension (image, video, audio, pdf, text, markdown, dicom, point_cloud; ``other`` for the
@@ -77,13 +92,24 @@ class AngoBuildImportOperator(BaseOperator):
     **Manifest.** NDJSON shards ``<base>-00000.ndjson`` ... next to ``manifest_uri``
     (``<base>.ndjson``), each at most ``max_manifest_bytes`` / ``max_manifest_rows``; invalid items
     go to ``<base>.errors.ndjson`` with their reason. Files are written under temporary keys and
-    published together at the end, so a retry never leaves half a manifest.
+    published together at the end, so a retry never leaves half a manifest. Give every run its own
+    key (``{{ run_id }}`` in ``manifest_uri``): ``<base>.provenance.json``, written last, records
+    the project, source, window, DAG and run, and the import refuses a manifest of another run of
+    the same DAG or of another project.
 
-    :return: ``{"manifests": [uri, ...], "errors": uri | None, "counts": {"items", "invalid",
-        "listed", "<type>": n, ...}, "window": {"start", "end"}}``
+    **Strict by default.** With ``on_invalid="fail"`` a file that cannot become an asset (an empty
+    or non-image ``.jpg``, a broken sidecar, ...) fails the task naming each one, and no shard is
+    published (only the errors file); ``on_invalid="skip"`` publishes the others. Before anything
+    is listed or written the source and manifest buckets must exist and ``storage_id`` must be one
+    of the organization's storage integrations (checked through ``ango_conn_id``).
+
+    :param project_id: the project the manifest is for (templated); recorded in its provenance.
+    :return: ``{"manifests": [uri, ...], "errors": uri | None, "provenance": uri, "counts": {"items",
+        "invalid", "listed", "<type>": n, ...}, "window": {"start", "end"}, "scope_batches": [name, ...]}``
     """
 
     template_fields: Sequence[str] = (
+        "project_id",
         "source_uri",
         "manifest_uri",
         "include",
@@ -97,6 +123,7 @@ class AngoBuildImportOperator(BaseOperator):
         "context_data",
         "storage_id",
         "video_sidecar",
+        "scope_batch_prefix",
     )
     ui_color = "#f0e4ff"
 
@@ -126,9 +153,21 @@ class AngoBuildImportOperator(BaseOperator):
         storage_id: str | None = None,
         max_manifest_bytes: int = DEFAULT_MAX_BYTES,
         max_manifest_rows: int = DEFAULT_MAX_ROWS,
+        scope_batch_prefix: str | None = None,
+        scope_batches: bool = True,
+        project_id: str | None = None,
+        on_invalid: str = "fail",
+        ango_conn_id: str = AngoHubHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if scope_batch_prefix and "{{" not in scope_batch_prefix:
+            check_scope_prefix(scope_batch_prefix)
+        self.scope_batch_prefix = scope_batch_prefix
+        self.scope_batches = scope_batches
+        self.project_id = project_id
+        self.on_invalid = check_on_invalid(on_invalid)
+        self.ango_conn_id = ango_conn_id
         self.source_uri = source_uri
         self.manifest_uri = manifest_uri
         self.source_conn_id = source_conn_id
@@ -159,7 +198,7 @@ class AngoBuildImportOperator(BaseOperator):
 
     @cached_property
     def source(self) -> BucketHook:
-        return BucketHook.from_uri(self.source_uri, self.source_conn_id)
+        return bucket_of(self.source_uri, self.source_conn_id, "source_uri")
 
     def execute(self, context: Context) -> dict[str, Any]:
         window = compute_window(
@@ -170,10 +209,27 @@ class AngoBuildImportOperator(BaseOperator):
             window_start=self.window_start,
             window_end=self.window_end,
         )
-        root, name = split_object_uri(self.manifest_uri)
-        target = BucketHook.from_uri(root, self.manifest_conn_id)
+        try:
+            root, name = split_object_uri(self.manifest_uri)
+        except ValueError as error:
+            raise AngoConfigError(f"manifest_uri: {error}") from None
+        target = bucket_of(root, self.manifest_conn_id, "manifest_uri")
         base = manifest_base(name)
         source = self.source
+        require_bucket(source, "source_uri")
+        require_bucket(target, "manifest_uri")
+        if self.storage_id:
+            require_storage(AngoHubHook(ango_conn_id=self.ango_conn_id), self.storage_id)
+        dag_id, run_id = run_identity(context)
+        provenance = {
+            "build": uuid.uuid4().hex[:12],
+            "project_id": self.project_id or None,
+            "source_uri": source.uri,
+            "window": window.to_xcom(),
+            "dag_id": dag_id,
+            "run_id": run_id,
+            "task_id": self.task_id,
+        }
         rules = ItemRules(
             prefix=source.prefix,
             bucket=source.bucket,
@@ -182,6 +238,10 @@ class AngoBuildImportOperator(BaseOperator):
             context_data=self.context_data,
             source_context=self.source_context,
         )
+        scope_names: set[str] = set()
+        if self.scope_batches:
+            prefix = self.scope_batch_prefix or default_scope_prefix(source.bucket, source.prefix)
+            rules = with_scope_batch(rules, prefix, scope_names)
         options = BuildOptions(
             asset_types=self.asset_types,
             image_dimensions=self.image_dimensions,
@@ -207,6 +267,9 @@ class AngoBuildImportOperator(BaseOperator):
             max_bytes=self.max_manifest_bytes,
             max_rows=self.max_manifest_rows,
             log=self.log,
+            on_invalid=self.on_invalid,
+            provenance=provenance,
+            describe=target.uri_for,
         )
         shard_keys, invalid = written.shard_keys, written.invalid
         stats = builder.stats
@@ -223,8 +286,10 @@ class AngoBuildImportOperator(BaseOperator):
         result = {
             "manifests": [target.uri_for(key) for key in shard_keys],
             "errors": target.uri_for(written.errors_key) if written.errors_key else None,
+            "provenance": target.uri_for(written.provenance_key) if written.provenance_key else None,
             "counts": counts,
             "window": window.to_xcom(),
+            "scope_batches": sorted(scope_names),
         }
         self.log.info(
             "Manifest: %d item(s) in %d shard(s), %d invalid%s; counts %s",
@@ -240,22 +305,31 @@ class AngoBuildImportOperator(BaseOperator):
 class AngoImportAssetsOperator(BaseOperator):
     """Import a manifest into an Ango Hub project, each externalId once.
 
-    The manifest is read twice as a stream (never held). Existing externalIds are found with
-    one paged listing of the project's assets, checked against the manifest's externalIds kept
-    as 8-byte fingerprints: memory O(manifest), ``ceil(project_assets / page_size)`` GETs.
-    Batch names are resolved (and created, unless ``create_missing_batches=False``) with one
-    project read. Items go ``chunk_size`` per POST. If a POST fails in a way that may have
-    been applied (:class:`~airflow_provider_ango.exceptions.AngoAmbiguousWriteError`), the
-    chunk's externalIds are looked up after ``recheck_delay`` seconds and only the missing ones
-    are sent again; a retried task re-lists the project first, so a retry never duplicates.
-    Run one import per project at a time (e.g. ``max_active_tis_per_dag=1``): two concurrent
-    imports of the same files could both find them missing.
+    The manifest is streamed twice (its externalIds kept as 8-byte fingerprints). ``presence``
+    says what the existence check lists: ``"scope"`` (default) only the manifest's scope batches
+    (``O(items of those days / 100)`` GETs, whatever the project holds; it sees every earlier import
+    of the same source, not assets added by anything else), ``"project"`` the whole project.
+    Batches are resolved (and created) with the same project read; ``chunk_size`` items a POST. An
+    ambiguous POST is set aside and re-checked ``settle`` seconds after it was sent; only absent
+    items are sent again, duplicates a later write made anyway are deleted. A retry first waits
+    ``settle - retry_delay`` seconds. Run one import per project at a time. README: "Importing assets".
+
+    **Checked first** (before any call to Ango): every shard exists; the manifest's provenance, when
+    the build wrote one, names this project and, for a manifest of this DAG, this run, and lists
+    exactly these shards; every line is a valid import item. With ``on_invalid="fail"`` (the
+    default) a bad line fails the task naming each (``<uri>:<line>``, reason, fix) and nothing is
+    imported; ``on_invalid="skip"`` imports the valid lines, counts the others in ``invalid`` and
+    writes their reasons to ``<base>.import-errors.ndjson`` (its URI in ``errors``). A
+    ``storage_id`` must be one of the organization's storage integrations.
 
     :param manifest: the build operator's output (``build.output``), a URI, or a list of URIs.
     :param batches: batch names every asset joins (besides the manifest items' own batches).
     :param dry_run: read and check everything, change nothing, and report what would happen.
+    :param presence: ``"scope"`` or ``"project"`` (above).
+    :param settle: seconds Ango may take to apply a write (default 5 times the hook's timeout, 300 s).
+    :param max_ambiguous_rounds: how often a chunk may be sent again after ambiguous failures.
     :return: ``{"submitted", "skipped_existing", "invalid", "duplicates", "total", "chunks",
-        "dry_run"}``
+        "ambiguous", "resent", "removed_duplicates", "dry_run", "errors"}``
     """
 
     template_fields: Sequence[str] = ("project_id", "manifest", "batches", "storage_id")
@@ -274,13 +348,23 @@ class AngoImportAssetsOperator(BaseOperator):
         create_missing_batches: bool = True,
         storage_id: str | None = None,
         dry_run: bool = False,
-        recheck_delay: float = 10.0,
+        presence: PresenceMode = "scope",
+        settle: float | None = None,
         max_ambiguous_rounds: int = 3,
+        on_invalid: str = "fail",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if chunk_size < 1 or page_size < 1:
-            raise ValueError("chunk_size and page_size must be >= 1")
+            raise AngoConfigError(
+                f"chunk_size ({chunk_size}) and page_size ({page_size}) must be >= 1; leave them out for the "
+                "defaults (500 and 100)"
+            )
+        if presence not in PRESENCE_MODES:
+            raise AngoConfigError(f"presence must be 'scope' or 'project', got {presence!r}")
+        if settle is not None and settle < 0:
+            raise AngoConfigError(f"settle must be >= 0 seconds, got {settle!r}")
+        self.on_invalid = check_on_invalid(on_invalid)
         self.project_id = project_id
         self.manifest = manifest
         self.manifest_conn_id = manifest_conn_id
@@ -291,7 +375,8 @@ class AngoImportAssetsOperator(BaseOperator):
         self.create_missing_batches = create_missing_batches
         self.storage_id = storage_id
         self.dry_run_only = dry_run  # BaseOperator.dry_run() is a method; keep it callable
-        self.recheck_delay = recheck_delay
+        self.presence: PresenceMode = presence
+        self.settle = settle
         self.max_ambiguous_rounds = max_ambiguous_rounds
 
     @cached_property
@@ -301,11 +386,21 @@ class AngoImportAssetsOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         uris = manifest_uris(self.manifest)
         ti = context.get("ti")
+        settle = self.settle if self.settle is not None else 5 * self.hook.timeout
+        retry_wait = 0.0
         if ti is not None and getattr(ti, "try_number", 1) > 1:
+            # The previous try may have died with a POST in Ango's hands; it ended at least
+            # retry_delay ago, so only the rest of the settle time is left to wait.
+            retry_wait = max(0.0, settle - self.retry_delay.total_seconds())
             self.log.info(
-                "Retry (try %s): what earlier tries imported is found by the listing", ti.try_number
+                "Retry (try %s): what earlier tries imported is found by the existence check", ti.try_number
             )
         files = BucketFiles(self.manifest_conn_id)
+        dag_id, run_id = run_identity(context)
+        run = ImportRun(self.project_id, dag_id, run_id)
+        checked = check_manifest(files, uris, run, self.on_invalid, self.log, report=not self.dry_run_only)
+        if self.storage_id:
+            require_storage(self.hook, self.storage_id)
         settings = ImportSettings(
             project_id=self.project_id,
             chunk_size=self.chunk_size,
@@ -314,13 +409,15 @@ class AngoImportAssetsOperator(BaseOperator):
             create_missing_batches=self.create_missing_batches,
             storage_id=self.storage_id or None,
             dry_run=self.dry_run_only,
-            recheck_delay=self.recheck_delay,
+            presence=self.presence,
+            settle=settle,
             max_ambiguous_rounds=self.max_ambiguous_rounds,
+            retry_wait=retry_wait,
         )
         importer = AssetImporter(self.hook, settings, self.log)
         self.log.info("Importing %d manifest shard(s) into project %s", len(uris), self.project_id)
         counts = importer.run(lambda: files.lines(uris))
-        result = counts.to_xcom()
+        result = {**counts.to_xcom(), "errors": checked.errors_uri}
         self.log.info("%s: %s", "Dry run, nothing changed" if self.dry_run_only else "Import done", result)
         return result
 
@@ -367,12 +464,18 @@ class AngoImportLabelsOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, int]:
         files = BucketFiles(self.source_conn_id)
         raw = [self.source] if isinstance(self.source, str) else list(self.source)
+        for uri in raw:
+            if not uri.endswith("/"):
+                try:
+                    split_object_uri(uri)
+                except ValueError as error:
+                    raise AngoConfigError(f"source: {error} (or a folder URI ending with '/')") from None
         uris = files.expand(raw, self.suffixes)
+        files.require(uris, "label file")
 
         def records() -> Any:
             for uri in uris:
-                hook, key = files.hook_for(uri)
-                with hook.open_read(key) as stream:
+                with files.open(uri, "label file") as stream:
                     yield from iter_label_file(stream, uri)
 
         importer = LabelImporter(

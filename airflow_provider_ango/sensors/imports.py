@@ -6,33 +6,47 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
-from airflow_provider_ango.imports.fingerprints import FingerprintSet
-from airflow_provider_ango.imports.presence import DEFAULT_PAGE_SIZE, list_present, task_external_id
-from airflow_provider_ango.imports.sources import BucketFiles, manifest_fingerprints, manifest_uris
+from airflow_provider_ango.imports.presence import DEFAULT_PAGE_SIZE
+from airflow_provider_ango.imports.scope import ManifestScope
+from airflow_provider_ango.imports.sources import (
+    BucketFiles,
+    manifest_scope,
+    manifest_uris,
+    missing_external_ids,
+)
+from airflow_provider_ango.imports.watch import DEFAULT_MARGIN, ImportWatch, run_check
 from airflow_provider_ango.sensors.base import AngoDeferrableSensor
 from airflow_provider_ango.triggers.imports import AngoAssetsImportedTrigger
 
-_SUMMARY_KEYS = ("expected", "found", "project_tasks")
+_SUMMARY_KEYS = ("expected", "found", "requests", "listed")
+#: Seconds between two checks by default: an idle check costs a request or two, so a wait takes
+#: about 1% of the Standard plan's 100 requests a minute (the README has the arithmetic).
+DEFAULT_POKE_INTERVAL = 120.0
 
 
 class AngoAssetsImportedSensor(AngoDeferrableSensor[dict[str, int]]):
     """Wait until every valid item of an import manifest has a task in the Ango project.
 
-    Each check pages through the project's tasks once (``ceil(tasks / page_size)`` GETs) and
-    looks their externalIds up among the manifest's, held as 8-byte fingerprints (the manifest
-    is read once per worker process; invalid lines, which are never imported, are not waited
-    for). Deferrable (default from ``[operators] default_deferrable``): the first check runs on
-    the worker; if the wait is not over, :class:`AngoAssetsImportedTrigger` goes on in the
-    triggerer with only the manifest's URIs and counts in its kwargs, and re-reads the manifest
-    itself. Otherwise it pokes (``poke`` or ``reschedule`` mode).
+    Each check asks only about what is still missing (:mod:`~airflow_provider_ango.imports.watch`):
+    the first lists the tasks of the manifest's scope batches (``sum(ceil(batch_tasks / 100))``
+    GETs); later ones list only the tasks of those batches updated since the previous check began
+    (less ``updated_margin`` seconds), or look the few missing externalIds up, whichever is cheaper,
+    so they cost ``O(missing / 100)`` requests whatever the project holds. The state (one bit per
+    expected id, the time of the last check) lives in the sensor in ``poke`` mode and in the
+    trigger when deferred (its kwargs hold only the manifest URIs and counts; it re-reads the
+    manifest and starts with a full check of its own); in ``reschedule`` mode every poke starts
+    over with a full check. A manifest without scope batches lists the whole project at the first
+    check. Invalid manifest lines, which are never imported, are not waited for.
 
     :param project_id: Ango project id (templated).
     :param manifest: the build operator's output, a manifest URI or a list of URIs (templated).
     :param manifest_conn_id: the bucket connection of the manifest.
-    :param page_size: tasks per listing request.
+    :param page_size: tasks per listing request (at most 100).
+    :param updated_margin: seconds subtracted from the previous check's start in ``updatedAt``.
+    :param poke_interval: seconds between checks (default 120).
     :param ango_conn_id: the Ango Hub connection.
     :param deferrable: wait in the triggerer.
-    :return: ``{"expected", "found", "project_tasks"}``
+    :return: ``{"expected", "found", "requests", "listed"}`` (the last check's cost)
     """
 
     template_fields: Sequence[str] = ("project_id", "manifest")
@@ -45,39 +59,53 @@ class AngoAssetsImportedSensor(AngoDeferrableSensor[dict[str, int]]):
         manifest: Any,
         manifest_conn_id: str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
+        updated_margin: float = DEFAULT_MARGIN,
         **kwargs: Any,
     ) -> None:
+        kwargs.setdefault("poke_interval", DEFAULT_POKE_INTERVAL)
         super().__init__(**kwargs)
+        if updated_margin < 0:
+            raise ValueError(f"updated_margin must be >= 0 seconds, got {updated_margin!r}")
         self.project_id = project_id
         self.manifest = manifest
         self.manifest_conn_id = manifest_conn_id
         self.page_size = page_size
+        self.updated_margin = updated_margin
 
     @cached_property
     def uris(self) -> list[str]:
         return manifest_uris(self.manifest)
 
     @cached_property
-    def expected(self) -> FingerprintSet:
-        return manifest_fingerprints(BucketFiles(self.manifest_conn_id), self.uris)
+    def files(self) -> BucketFiles:
+        return BucketFiles(self.manifest_conn_id)
+
+    @cached_property
+    def scope(self) -> ManifestScope:
+        return manifest_scope(self.files, self.uris)
+
+    @cached_property
+    def watch(self) -> ImportWatch:
+        return ImportWatch(self.scope, self.page_size, self.updated_margin)
 
     def check(self) -> dict[str, int]:
-        wanted = self.expected
-        if not len(wanted):
-            return {"expected": 0, "found": 0, "project_tasks": 0}
-        result = list_present(
-            lambda page, limit: self.hook.get_tasks_page(self.project_id, page, limit),
-            task_external_id,
-            wanted,
-            self.page_size,
+        watch = self.watch
+        if not watch.expected:
+            return watch.summary()
+        summary = run_check(
+            watch,
+            self.hook,
+            self.project_id,
+            lambda limit: missing_external_ids(self.files, self.uris, watch.is_missing, limit),
         )
-        summary = {"expected": len(wanted), "found": len(result.found), "project_tasks": result.total}
         self.log.info(
-            "%d of %d imported externalIds have tasks in project %s (%d tasks listed)",
+            "%d of %d imported externalIds have tasks in project %s (this check: %d request(s), %d "
+            "task(s) listed)",
             summary["found"],
             summary["expected"],
             self.project_id,
-            result.total,
+            summary["requests"],
+            summary["listed"],
         )
         return summary
 
@@ -97,6 +125,7 @@ class AngoAssetsImportedSensor(AngoDeferrableSensor[dict[str, int]]):
             timeout_at=timeout_at,
             page_size=self.page_size,
             ango_conn_id=self.ango_conn_id,
+            updated_margin=self.updated_margin,
         )
 
     def event_result(self, event: Mapping[str, Any]) -> dict[str, Any]:
@@ -116,4 +145,4 @@ class AngoAssetsImportedSensor(AngoDeferrableSensor[dict[str, int]]):
         return f"the imported assets of project {self.project_id}"
 
 
-__all__ = ["AngoAssetsImportedSensor"]
+__all__ = ["DEFAULT_POKE_INTERVAL", "AngoAssetsImportedSensor"]

@@ -2,10 +2,12 @@
 
 Its kwargs stay small whatever the manifest's size: the manifest shard URIs, the expected
 count and plain settings, never the ids. ``run()`` reads the manifest once (in a thread, as
-8-byte fingerprints), then pages through the project's tasks every ``poke_interval``
-seconds until every externalId has a task. It fires exactly one event:
+8-byte fingerprints and the scope batches its items carry), then checks every ``poke_interval``
+seconds, asking only about what is still missing (:mod:`~airflow_provider_ango.imports.watch`: a
+full listing of the scope batches' tasks first, then only tasks updated since, or look-ups),
+until every externalId has a task. It fires exactly one event:
 
-- ``{"status": "success", "expected", "found", "project_tasks"}`` when all are there;
+- ``{"status": "success", "expected", "found", "requests", "listed"}`` when all are there;
 - ``{"status": "timeout", "expected", "found", ...}`` at the deadline;
 - ``{"status": "error", "error": <class>, "message": <text>, "http_status": <int or None>}`` when
   Ango or the bucket keeps failing, or anything else goes wrong (the message is scrubbed).
@@ -19,8 +21,9 @@ from collections.abc import AsyncIterator
 from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_ango.hooks.ango import AngoHubHook
-from airflow_provider_ango.imports.presence import DEFAULT_PAGE_SIZE, alist_present, task_external_id
-from airflow_provider_ango.imports.sources import BucketFiles, manifest_fingerprints
+from airflow_provider_ango.imports.presence import DEFAULT_PAGE_SIZE
+from airflow_provider_ango.imports.sources import BucketFiles, manifest_scope, missing_external_ids
+from airflow_provider_ango.imports.watch import DEFAULT_MARGIN, ImportWatch, arun_check
 from airflow_provider_ango.triggers.base import CheckResult, PollingTrigger, error_event
 
 
@@ -35,6 +38,7 @@ class AngoAssetsImportedTrigger(PollingTrigger):
     :param timeout_at: absolute deadline (seconds since the epoch), or None.
     :param page_size: tasks per listing request.
     :param ango_conn_id: the Ango Hub connection.
+    :param updated_margin: seconds subtracted from the previous check's start in ``updatedAt``.
     """
 
     serialized = (
@@ -46,6 +50,7 @@ class AngoAssetsImportedTrigger(PollingTrigger):
         "timeout_at",
         "page_size",
         "ango_conn_id",
+        "updated_margin",
     )
 
     def __init__(
@@ -54,10 +59,11 @@ class AngoAssetsImportedTrigger(PollingTrigger):
         manifest_uris: list[str],
         manifest_conn_id: str | None = None,
         expected: int | None = None,
-        poke_interval: float = 60.0,
+        poke_interval: float = 120.0,
         timeout_at: float | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         ango_conn_id: str = "ango_default",
+        updated_margin: float = DEFAULT_MARGIN,
     ) -> None:
         super().__init__(poke_interval, timeout_at)
         self.project_id = project_id
@@ -66,34 +72,34 @@ class AngoAssetsImportedTrigger(PollingTrigger):
         self.expected = expected
         self.page_size = int(page_size)
         self.ango_conn_id = ango_conn_id
+        self.updated_margin = float(updated_margin)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = AngoHubHook(ango_conn_id=self.ango_conn_id)
+        files = BucketFiles(self.manifest_conn_id)
         try:
             try:
-                ids = await asyncio.to_thread(
-                    manifest_fingerprints, BucketFiles(self.manifest_conn_id), self.manifest_uris
-                )
+                scope = await asyncio.to_thread(manifest_scope, files, self.manifest_uris)
             except Exception as error:
                 yield error_event(error)
                 return
+            watch = ImportWatch(scope, self.page_size, self.updated_margin)
+
+            def read_missing(limit: int) -> list[str]:
+                return missing_external_ids(files, self.manifest_uris, watch.is_missing, limit)
 
             async def check() -> CheckResult:
-                result = await alist_present(
-                    lambda page, limit: hook.aget_tasks_page(self.project_id, page, limit),
-                    task_external_id,
-                    ids,
-                    self.page_size,
-                )
-                found, expected = len(result.found), len(ids)
+                summary = watch.summary()
+                if watch.expected:
+                    summary = await arun_check(watch, hook, self.project_id, read_missing)
                 self.log.info(
-                    "%d of %d imported externalIds have tasks in project %s", found, expected, self.project_id
+                    "%d of %d imported externalIds have tasks in project %s (%d request(s))",
+                    summary["found"],
+                    summary["expected"],
+                    self.project_id,
+                    summary["requests"],
                 )
-                return found >= expected, {
-                    "expected": expected,
-                    "found": found,
-                    "project_tasks": result.total,
-                }
+                return summary["found"] >= summary["expected"], dict(summary)
 
             async for event in self.poll(check):
                 yield event

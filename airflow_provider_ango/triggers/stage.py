@@ -20,7 +20,7 @@ from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_ango.hooks.ango import AngoHubHook
 from airflow_provider_ango.stages import StagePlan, ameasure
-from airflow_provider_ango.triggers.base import CheckResult, PollingTrigger
+from airflow_provider_ango.triggers.base import CheckResult, PollingTrigger, error_event
 
 
 class AngoTaskStageTrigger(PollingTrigger):
@@ -47,7 +47,11 @@ class AngoTaskStageTrigger(PollingTrigger):
         self.ango_conn_id = ango_conn_id
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        plan = StagePlan.from_json(self.plan)
+        try:
+            plan = StagePlan.from_json(self.plan)
+        except Exception as error:  # kwargs of another version, say: an event, not a dead trigger
+            yield error_event(error)
+            return
         hook = AngoHubHook(ango_conn_id=self.ango_conn_id)
 
         async def check() -> CheckResult:

@@ -41,8 +41,11 @@ pytestmark = pytest.mark.emulator
 NewBucket = Callable[[str], "TestBucket"]
 InstallDag = Callable[[str], ModuleType]
 
-# Modules of the cloud SDKs (and the providers' hooks that import them) that parsing must not load.
+# Modules of the cloud SDKs (and the providers' hooks that import them) and of the lake tables
+# that parsing must not load.
 HEAVY_MODULES = (
+    "pyarrow",
+    "deltalake",
     "boto3",
     "botocore",
     "google.cloud.",
@@ -114,7 +117,7 @@ def test_parsing_the_example_dags_imports_no_cloud_sdk() -> None:
 
 
 # -- job 2: scheduled export to the lake -------------------------------------------------------
-def test_scheduled_export_lands_the_interval_partition_and_the_reader_dag_sees_it(
+def test_scheduled_export_merges_into_the_delta_tables_and_the_reader_dag_sees_it(
     ango: AngoEmulator,
     ango_connection: str,
     new_bucket: NewBucket,
@@ -171,17 +174,39 @@ def test_scheduled_export_lands_the_interval_partition_and_the_reader_dag_sees_i
     run = module.export_dag.test(logical_date=day + timedelta(days=1, hours=1), run_conf=conf)
     assert str(run.state) == "success"
 
-    partition = f"{bucket.uri}/lake/ango/project={project_id}/dt=2025-05-01/"
-    hook = bucket_hook(partition, bucket.conn_id)
-    files = landed(hook)
-    assert set(files) == {"part-00000.ndjson", "_manifest.json", "_SUCCESS"}
-    records = [orjson.loads(line) for line in hook.read_bytes("part-00000.ndjson").splitlines()]
-    assert sorted(record["externalId"] for record in records) == names[:4]
-    manifest = read_json(hook, "_manifest.json")
-    assert manifest["records"] == 4
-    assert manifest["run_id"] == run.run_id
-    assert [entry["bytes"] for entry in manifest["files"]] == [files["part-00000.ndjson"]]
-    assert xcom(run, "land_export")["records"] == 4
+    # Merged into the Delta tables under lake_uri, partitioned by project and interval day.
+    destination = f"{bucket.uri}/lake/ango/project={project_id}/dt=2025-05-01/"
+    tables = {name: f"{bucket.uri}/lake/ango/{name}" for name in ("tasks", "annotations")}
+    landed_xcom = xcom(run, "land_export")
+    assert {
+        key: landed_xcom[key] for key in ("destination_uri", "layout", "mode", "records", "partition")
+    } == {
+        "destination_uri": destination,
+        "layout": "delta",
+        "mode": "merge",
+        "records": 4,
+        "partition": {"project": project_id, "dt": "2025-05-01"},
+    }
+    outcomes = landed_xcom["tables"]
+    assert {
+        name: (outcome["uri"], outcome["version"], outcome["committed"]) for name, outcome in outcomes.items()
+    } == {
+        name: (uri, 1, True)
+        for name, uri in tables.items()  # version 0 created the table
+    }
+    keys = set(landed(bucket_hook(f"{bucket.uri}/lake/ango/", bucket.conn_id)))
+    for name in tables:
+        assert {f"{name}/_delta_log/{version:020d}.json" for version in (0, 1)} <= keys
+        assert any(key.startswith(f"{name}/project={project_id}/dt=2025-05-01/") for key in keys), keys
+    assert all(key.startswith(("tasks/", "annotations/")) for key in keys), keys  # no file layout
+
+    from airflow_provider_ango.exports.tables import delta_dataset
+
+    rows = delta_dataset(tables["tasks"], bucket.conn_id).to_table().to_pylist()
+    assert sorted(row["external_id"] for row in rows) == names[:4]
+    assert {(row["project"], row["dt"], row["stage"]) for row in rows} == {
+        (project_id, "2025-05-01", "Complete")
+    }
 
     with create_session() as session:
         events = [
@@ -191,18 +216,27 @@ def test_scheduled_export_lands_the_interval_partition_and_the_reader_dag_sees_i
         ]
     assert len(events) == 1
     assert events[0][0] == "ango_lake_exports"
-    assert events[0][1]["destination_uri"] == partition
+    extra = events[0][1]
+    assert extra["destination_uri"] == destination
+    assert {name: (t["uri"], t["version"]) for name, t in extra["tables"].items()} == {
+        name: (uri, 1) for name, uri in tables.items()
+    }
 
-    # The Asset-scheduled reader DAG finds the newest partition complete.
+    # The Asset-scheduled reader DAG finds both versions in the tables' logs.
     reader = module.report_dag.test()
     assert str(reader.state) == "success"
-    assert xcom(reader, "describe_latest_partition") == {
-        "destination_uri": partition,
+    report = xcom(reader, "describe_latest_partition")
+    assert report == {
+        "destination_uri": destination,
+        "layout": "delta",
         "records": 4,
-        "files": 1,
-        "bytes": files["part-00000.ndjson"],
+        "tables": {
+            name: {"uri": uri, "version": 1, "rows": outcomes[name]["rows"], "complete": True}
+            for name, uri in tables.items()
+        },
         "complete": True,
     }
+    assert report["tables"]["tasks"]["rows"] == 4
 
 
 # -- job 1: nightly import of new bucket files ---------------------------------------------------
@@ -242,7 +276,9 @@ def test_nightly_import_turns_the_days_files_into_assets_once(
     counts = ango.control.counts(project_id)
     assert counts["assets"] == 3
     assert counts["duplicateExternalIds"] == {}
-    assert counts["batches"] == {f"nightly-{day}": 3, "cam-1": 2, "cam-2": 1}
+    batches = {name: n for name, n in counts["batches"].items() if not name.startswith("import:")}
+    assert batches == {f"nightly-{day}": 3, "cam-1": 2, "cam-2": 1}
+    assert len(counts["batches"]) == len(batches) + 1  # and the source's scope batch of the day
     assert counts["stages"]["Label"] == 3
 
     manifest = xcom(run, "build_manifest")
@@ -267,7 +303,7 @@ def test_nightly_import_turns_the_days_files_into_assets_once(
         "submitted": 3,
         "skipped_existing": 0,
         "tasks_found": 3,
-        "project_tasks": 3,
+        "tasks_listed": 3,
     }
 
     # The same interval again (a cleared or repeated run): nothing is imported twice.

@@ -76,7 +76,13 @@ def test_nightly_import_makes_each_file_of_the_window_an_asset_once(stack: Stack
     assert counts["duplicateExternalIds"] == {}
     assert sorted(stack.external_ids(project)) == external_ids  # each externalId once
     day = start.date().isoformat()
-    assert counts["batches"] == {f"nightly-{day}": 6, "cam-1": 3, "cam-2": 3}
+    # The run's own batches, and the import's scope batch (what later runs check existence against).
+    assert counts["batches"] == {
+        f"nightly-{day}": 6,
+        "cam-1": 3,
+        "cam-2": 3,
+        f"import:ango-raw/incoming:{day}": 6,
+    }
 
     # What the secret check reads as rendered templates is rendered (the key itself may change).
     rendered = stack.api.task_instances(NIGHTLY, run_id)["build_manifest"]["rendered_fields"]
@@ -135,7 +141,24 @@ def reader_run_of(stack: Stack, export_run_id: str) -> dict[str, Any]:
     return poll(started, timeout=120, what=f"the Asset event of {export_run_id} to start {READER}")
 
 
-def test_scheduled_export_lands_a_partition_and_its_asset_event_starts_the_reader(stack: Stack) -> None:
+def delta_rows(stack: Stack, table_uri: str) -> list[dict[str, Any]]:
+    """The Delta table's current rows, read by deltalake with moto's endpoint (as any reader would)."""
+    from deltalake import DeltaTable
+
+    options = {
+        "AWS_ENDPOINT_URL": stack.s3.meta.endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_ALLOW_HTTP": "true",
+    }
+    rows: list[dict[str, Any]] = DeltaTable(table_uri, storage_options=options).to_pyarrow_table().to_pylist()
+    return rows
+
+
+def test_scheduled_export_merges_into_delta_tables_and_its_asset_event_starts_the_reader(
+    stack: Stack,
+) -> None:
     names = [f"cam-1/img-{n}.png" for n in range(5)]
     project = stack.control.seed_project(
         name="lake",
@@ -151,10 +174,13 @@ def test_scheduled_export_lands_a_partition_and_its_asset_event_starts_the_reade
     stack.unpause(EXPORT)
     scheduled = stack.scheduled_run_on_unpause(EXPORT)
     stack.api.wait_for_run(EXPORT, scheduled["dag_run_id"])
-    # Unpausing exported the previous day of the default project: an empty, complete partition.
+    # Unpausing exported the previous day of the default project: a commit of no rows to each table.
     empty = stack.api.xcom(EXPORT, scheduled["dag_run_id"], "land_export")
-    assert (empty["records"], empty["files"]) == (0, 0)
-    assert set(stack.file_names(empty["destination_uri"])) == {"_manifest.json", "_SUCCESS"}
+    assert (empty["layout"], empty["mode"], empty["records"]) == ("delta", "merge", 0)
+    assert {name: (table["rows"], table["committed"]) for name, table in empty["tables"].items()} == {
+        "tasks": (0, True),
+        "annotations": (0, True),
+    }
     empty_reader = reader_run_of(stack, scheduled["dag_run_id"])
     stack.api.wait_for_run(READER, empty_reader["dag_run_id"])
 
@@ -162,22 +188,42 @@ def test_scheduled_export_lands_a_partition_and_its_asset_event_starts_the_reade
     stack.api.wait_for_run(EXPORT, run_id)
     stack.assert_first_try(EXPORT, run_id)
     landed = stack.single_xcom(EXPORT, run_id, "land_export")
-    partition = f"s3://ango-lake/ango/project={project}/dt={start.date().isoformat()}/"
-    assert landed["destination_uri"] == partition
-    keys = stack.file_names(partition)
-    assert set(keys) == {"part-00000.ndjson", "_manifest.json", "_SUCCESS"}
-    records = [json.loads(line) for line in stack.read(f"{partition}part-00000.ndjson").splitlines()]
-    assert sorted(record["externalId"] for record in records) == names[:4]
-    manifest = json.loads(stack.read(landed["manifest_uri"]))
-    assert (manifest["records"], manifest["run_id"]) == (4, run_id)
+    day = start.date().isoformat()
+    destination = f"s3://ango-lake/ango/project={project}/dt={day}/"
+    assert (landed["destination_uri"], landed["records"]) == (destination, 4)
+    tables = {name: f"s3://ango-lake/ango/{name}" for name in ("tasks", "annotations")}
+    versions = {name: empty["tables"][name]["version"] + 1 for name in tables}  # the next commit
+    assert {
+        name: (table["uri"], table["version"], table["committed"]) for name, table in landed["tables"].items()
+    } == {name: (uri, versions[name], True) for name, uri in tables.items()}
+    for name, uri in tables.items():  # the run's commit: its files in the run's partition
+        commit = [
+            json.loads(line)
+            for line in stack.read(f"{uri}/_delta_log/{versions[name]:020d}.json").splitlines()
+        ]
+        added = [action["add"]["path"] for action in commit if "add" in action]
+        assert any(path.startswith(f"project={project}/dt={day}/") for path in added), added
+        [info] = [action["commitInfo"] for action in commit if "commitInfo" in action]
+        assert info["run_id"] == run_id
+    rows = delta_rows(stack, tables["tasks"])
+    assert sorted(row["external_id"] for row in rows if row["project"] == project) == names[:4]
+    assert {row["stage"] for row in rows if row["project"] == project} == {"Complete"}
 
     reader = reader_run_of(stack, run_id)
     stack.api.wait_for_run(READER, reader["dag_run_id"])
     assert stack.api.xcom(READER, reader["dag_run_id"], "describe_latest_partition") == {
-        "destination_uri": partition,
+        "destination_uri": destination,
+        "layout": "delta",
         "records": 4,
-        "files": 1,
-        "bytes": keys["part-00000.ndjson"],
+        "tables": {
+            name: {
+                "uri": uri,
+                "version": versions[name],
+                "rows": landed["tables"][name]["rows"],
+                "complete": True,
+            }
+            for name, uri in tables.items()
+        },
         "complete": True,
     }
     stack.assert_no_secrets(

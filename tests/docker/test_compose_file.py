@@ -103,6 +103,24 @@ def test_emulator_listens_beyond_loopback_inside_its_container(compose: dict[str
     assert command[command.index("--public-url") + 1] == "http://ango-emulator:8090"
 
 
+def test_the_emulator_key_is_never_on_a_command_line(compose: dict[str, Any]) -> None:
+    emulator = compose["services"]["ango-emulator"]
+    assert not any(str(part).startswith("--api-key") for part in emulator["command"])  # `ps` shows those
+    assert emulator["environment"]["ANGO_EMULATOR_API_KEY"] == "local-emulator-key"
+
+
+def test_the_connection_test_button_is_on_and_the_emulator_plays_the_clients_reading(
+    compose: dict[str, Any],
+) -> None:
+    command = compose["services"]["ango-emulator"]["command"]
+    assert command[command.index("--batch-refs") + 1] == "ids"  # the connection's default reading
+    for name, service in compose["services"].items():
+        if name.startswith("airflow-") and name != "airflow-init":
+            assert service["environment"]["AIRFLOW__CORE__TEST_CONNECTION"] == "Enabled"
+            ango = json.loads(service["environment"]["AIRFLOW_CONN_ANGO_DEFAULT"])
+            assert ango.get("extra", {}).get("batch_refs", "ids") == "ids"
+
+
 def test_dockerfile_extends_the_official_image_and_pins_airflow() -> None:
     text = DOCKERFILE.read_text()
     assert re.search(r"^FROM apache/airflow:\$\{AIRFLOW_VERSION\}-python\$\{PYTHON_VERSION\}$", text, re.M)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     # testing plugin isolates AIRFLOW_HOME, is refused.
     from airflow_provider_ango.emulator import AngoEmulator
     from airflow_provider_ango.hooks.bucket import BucketHook
+    from airflow_provider_ango.models.window import TimeWindow
     from airflow_provider_ango.testing.plugin import TestBucket
 
 
@@ -138,8 +140,7 @@ def import_assets(
         project_id=project_id,
         manifest=manifest,
         manifest_conn_id=store.bucket.conn_id,
-        recheck_delay=0,
-        **kwargs,
+        **{"settle": 0, **kwargs},
     )
     result: dict[str, Any] = operator.execute(run_context(None, None, try_number))  # type: ignore[arg-type]
     return result
@@ -148,3 +149,55 @@ def import_assets(
 def last_seq(ango: AngoEmulator) -> int:
     entries = ango.control.requests()
     return int(entries[-1]["seq"]) if entries else 0
+
+
+def synthetic_manifest(
+    store: Store,
+    name: str,
+    objects: Iterable[Obj],
+    window: TimeWindow | None = None,
+    scope_prefix: str | None = None,
+    external_id: str | None = None,
+) -> dict[str, Any]:
+    """A manifest of objects that need not exist (so their ``last_modified`` can be any day), built
+    as the build operator builds one: the same item rules with the scope batch of its source
+    (``store.source_uri``), the same builder and the same manifest writer, into ``manifests/<name>/``.
+
+    Returns the build operator's XCom shape: ``{"manifests", "scope_batches", "counts"}``.
+    """
+    import logging
+
+    from airflow_provider_ango.imports.builder import BuildOptions, ItemBuilder
+    from airflow_provider_ango.imports.manifest import write_manifest
+    from airflow_provider_ango.imports.rules import ItemRules
+    from airflow_provider_ango.imports.scope import default_scope_prefix, with_scope_batch
+    from airflow_provider_ango.models.window import TimeWindow
+
+    log = logging.getLogger("tests.synthetic_manifest")
+    prefix = "incoming/"
+    seen: set[str] = set()
+    rules = with_scope_batch(
+        ItemRules(prefix=prefix, bucket=store.bucket.name, external_id=external_id),
+        scope_prefix or default_scope_prefix(store.bucket.name, prefix),
+        seen,
+    )
+
+    def no_reads(key: str, start: int, end: int | None) -> bytes:
+        raise FileNotFoundError(key)
+
+    builder = ItemBuilder(
+        rules,
+        BuildOptions(),
+        window or TimeWindow(),
+        lambda key: f"https://cdn.example.com/{prefix}{key}",
+        no_reads,
+        log,
+    )
+    written = write_manifest(
+        builder.build(objects), store.hook, f"manifests/{name}/assets", max_bytes=None, max_rows=None, log=log
+    )
+    return {
+        "manifests": [store.hook.uri_for(key) for key in written.shard_keys],
+        "scope_batches": sorted(seen),
+        "counts": {"items": written.items, "invalid": written.invalid},
+    }

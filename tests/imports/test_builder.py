@@ -112,3 +112,40 @@ def test_multi_page_groups_folders_in_natural_order() -> None:
 def test_multi_page_refuses_an_unsorted_listing() -> None:
     with pytest.raises(ListingOrderError, match="ascending key order"):
         build([Obj("b/1.png"), Obj("a/1.png")], multi_page=True)
+
+
+def test_empty_and_non_image_files_are_invalid_items_with_the_reason() -> None:
+    from tests.imports.helpers import jpeg
+
+    records, builder = build(
+        [
+            Obj("good.jpg"),
+            Obj("empty.jpg", size=0),
+            Obj("text.jpg"),
+            Obj("tiny.png"),
+            Obj("scan.tiff"),  # a format whose header is not read: kept, size unknown
+            Obj("clip.mp4", size=0),
+        ],
+        files={
+            "good.jpg": jpeg(64, 48),
+            "text.jpg": b"this is no image at all, just text",
+            "tiny.png": b"\x89PN",
+            "scan.tiff": b"II*\x00" + b"\x00" * 20,
+        },
+        image_dimensions=True,
+    )
+    by_key = {record.payload.get("key", record.payload.get("externalId")): record for record in records}
+    assert by_key["good.jpg"].ok
+    assert by_key["good.jpg"].payload["width"] == 64
+    assert by_key["scan.tiff"].ok
+    assert "width" not in by_key["scan.tiff"].payload
+    reasons = {
+        key: by_key[key].payload["reason"]
+        for key in ("in/empty.jpg", "in/text.jpg", "in/tiny.png", "in/clip.mp4")
+    }
+    assert "the file is empty (0 bytes)" in reasons["in/empty.jpg"]
+    assert "is not a JPEG image (its first bytes are b'this is no image'" in reasons["in/text.jpg"]
+    assert "replace it with the image, or remove it" in reasons["in/text.jpg"]
+    assert "is not a PNG image" in reasons["in/tiny.png"]
+    assert "the file is empty (0 bytes)" in reasons["in/clip.mp4"]
+    assert builder.stats.image_size_unknown == 1

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 import orjson
 import pytest
 
-from airflow_provider_ango.exceptions import AngoAmbiguousWriteError
+from airflow_provider_ango.exceptions import AngoAmbiguousWriteError, AngoManifestError
 from tests.imports.helpers import Store, build, import_assets, last_seq
 
 if TYPE_CHECKING:
@@ -42,6 +42,13 @@ def read_lines(store: Store, uri: str) -> list[dict[str, Any]]:
     root_key = uri.split("/manifests/", 1)[1]
     data = store.hook.read_bytes(f"manifests/{root_key}")
     return [orjson.loads(line) for line in data.splitlines() if line.strip()]
+
+
+def batch_id(project: dict[str, Any], name: str) -> str:
+    from airflow_provider_ango.hooks.ango import AngoHubHook
+
+    with AngoHubHook() as hook:
+        return hook.get_project(project["_id"]).batch_ids_by_name()[name]
 
 
 def assert_each_once(ango: AngoEmulator, project_id: str, expected: int) -> dict[str, Any]:
@@ -75,10 +82,18 @@ def test_same_interval_twice_imports_nothing_the_second_time(
     since = last_seq(ango)
     second = import_assets(store, project["_id"], rebuilt)
     assert second["submitted"] == 0
-    # Nothing new: one listing of the project, no batch read or creation, no POST.
-    assert [entry["method"] + " " + entry["path"] for entry in ango.control.requests(since=since)] == [
-        f"GET /v2/project/{project['_id']}/assets"
+    # Nothing new: one project read (batch names to ids) and one page of the scope batch's assets;
+    # no batch creation, no POST.
+    requests = ango.control.requests(since=since)
+    assert [entry["method"] + " " + entry["path"] for entry in requests] == [
+        f"GET /v2/project/{project['_id']}",
+        f"GET /v2/project/{project['_id']}/assets",
     ]
+    (scope_batch,) = built["scope_batches"]
+    assert scope_batch.startswith(f"import:{store.bucket.name}/incoming:")
+    assert orjson.loads(requests[1]["queryParams"]["filters"]) == {
+        "batches": [batch_id(project, scope_batch)]
+    }
     assert second["skipped_existing"] == len(HOSTILE_KEYS)
     counts = assert_each_once(ango, project["_id"], len(HOSTILE_KEYS))
     assert counts["batches"]["nightly"] == len(HOSTILE_KEYS)
@@ -148,38 +163,55 @@ def test_a_task_killed_mid_import_then_retried_leaves_each_external_id_once(
     assert_each_once(ango, project["_id"], 30)
 
 
+@pytest.mark.parametrize("presence", ["scope", "project"])
 @pytest.mark.parametrize(
     ("fault", "applied"),
     [({"kind": "truncate"}, True), ({"kind": "status", "status": 500}, False), ({"kind": "reset"}, False)],
 )
 def test_an_ambiguous_post_is_rechecked_within_the_task(
-    s3_store: Store, ango: AngoEmulator, ango_connection: str, fault: dict[str, Any], applied: bool
+    s3_store: Store,
+    ango: AngoEmulator,
+    ango_connection: str,
+    fault: dict[str, Any],
+    applied: bool,
+    presence: str,
 ) -> None:
-    # 600 assets already: 6 listing pages of 100, so re-checking 5 ids one by one is the cheaper way.
+    # 600 assets already, none of them from this source: 6 listing pages of the whole project.
     project = ango.control.seed_project(name="big", synthetic_assets={"count": 600})
     for number in range(12):
         s3_store.put(f"{number:02d}.png")
     built = build(s3_store, "run", *s3_store.interval_around_all())
     ango.control.add_fault(f"/v2/project/{project['_id']}/cloud", method="POST", **fault)
     since = last_seq(ango)
-    result = import_assets(s3_store, project["_id"], built, chunk_size=5)
+    result = import_assets(s3_store, project["_id"], built, chunk_size=5, presence=presence)
     assert result["submitted"] == 12
+    assert result["ambiguous"] == 5
+    assert result["resent"] == (0 if applied else 5)
+    assert result["removed_duplicates"] == 0
     assert_each_once(ango, project["_id"], 600 + 12)
     posts = ango.control.requests(path_pattern="/cloud$", since=since)
-    lookups = ango.control.requests(path_pattern="/assets$", since=since)
+    listings = ango.control.requests(path_pattern="/assets$", since=since)
     # 3 chunks; the first one is sent again only when the failed POST was not applied.
     assert len(posts) == (3 if applied else 4)
     if applied:
         assert posts[1]["body"] != posts[0]["body"]  # the next chunk, not the same one again
     else:
         assert posts[1]["body"] == posts[0]["body"]
-    assert len(lookups) == 6 + 5  # the listing, then one exact look-up per id of the failed chunk
-    exact = [entry["queryParams"]["filters"] for entry in lookups[6:]]
-    assert exact == [f'{{"externalId":"{number:02d}.png"}}' for number in range(5)]
+    filters = [orjson.loads(entry["queryParams"]["filters"]) for entry in listings]
+    if presence == "scope":
+        # The scope batch did not exist before the run: nothing to list. The re-check (and, after a
+        # re-send, the duplicate check) read the scope batch's one page: the 600 are never listed.
+        assert len(listings) == (1 if applied else 2)
+        assert all(set(f) == {"batches"} for f in filters)
+    else:
+        # The whole project (6 pages), then one exact look-up per id of the failed chunk (fewer ids
+        # than listing pages), and again for the duplicate check after a re-send.
+        assert len(listings) == 6 + 5 + (0 if applied else 5)
+        assert filters[6:11] == [{"externalId": f"{number:02d}.png"} for number in range(5)]
 
 
 # -- bad manifest lines -----------------------------------------------------------------------
-def test_a_manifest_with_bad_lines_imports_the_good_ones_and_reports_the_bad(
+def test_a_manifest_with_bad_lines_is_refused_whole_or_with_skip_imports_the_good_ones(
     s3_store: Store, ango: AngoEmulator, project: dict[str, Any]
 ) -> None:
     good = [{"data": f"https://cdn.example.com/{n}.jpg", "externalId": f"good-{n}"} for n in range(4)]
@@ -195,9 +227,29 @@ def test_a_manifest_with_bad_lines_imports_the_good_ones_and_reports_the_bad(
         orjson.dumps(good[3]),  # the same externalId twice: sent once
     ]
     s3_store.hook.write_bytes("manifests/hand/assets-00000.ndjson", b"\n".join(lines) + b"\n")
-    result = import_assets(
-        s3_store, project["_id"], f"{s3_store.bucket.uri}/manifests/hand/assets-00000.ndjson"
-    )
+    uri = f"{s3_store.bucket.uri}/manifests/hand/assets-00000.ndjson"
+    before = last_seq(ango)
+
+    # Strict (the default): every bad line named with its line number, reason and fix; no call to Ango.
+    with pytest.raises(AngoManifestError) as refused:
+        import_assets(s3_store, project["_id"], uri)
+    message = str(refused.value)
+    assert "3 of 8 manifest line(s)" in message
+    assert f"{uri}:2: not JSON" in message
+    assert f"{uri}:3: externalId: Field required" in message
+    assert "give every item a non-empty externalId" in message
+    assert f"{uri}:5: data: data URL 'https://cdn.example.com/a b.jpg' contains whitespace" in message
+    assert "on_invalid='skip'" in message
+    assert ango.control.requests(since=before) == []
+    assert ango.control.counts(project["_id"])["assets"] == 0
+
+    # on_invalid="skip": today's behaviour, with the reasons in an errors file beside the manifest.
+    since = last_seq(ango)
+    result = import_assets(s3_store, project["_id"], uri, on_invalid="skip")
+    # A hand-made manifest carries no scope batch: it is checked against the whole project.
+    (listing,) = ango.control.requests(path_pattern="/assets$", since=since)
+    assert orjson.loads(listing["queryParams"]["filters"]) == {}
+    errors_uri = f"{s3_store.bucket.uri}/manifests/hand/assets.import-errors.ndjson"
     assert result == {
         "submitted": 4,
         "skipped_existing": 0,
@@ -205,9 +257,16 @@ def test_a_manifest_with_bad_lines_imports_the_good_ones_and_reports_the_bad(
         "duplicates": 1,
         "total": 8,
         "chunks": 1,
+        "ambiguous": 0,
+        "resent": 0,
+        "removed_duplicates": 0,
         "dry_run": False,
+        "errors": errors_uri,
     }
     assert_each_once(ango, project["_id"], 4)
+    reported = read_lines(s3_store, errors_uri)
+    assert [entry["where"] for entry in reported] == [f"{uri}:2", f"{uri}:3", f"{uri}:5"]
+    assert "whitespace" in reported[2]["reason"]
 
 
 def test_build_writes_invalid_items_to_the_errors_file_and_sharded_manifests(
@@ -221,7 +280,25 @@ def test_build_writes_invalid_items_to_the_errors_file_and_sharded_manifests(
     s3_store.put("v7.mp4")
     s3_store.put("v7.mp4.json", b'{"frameRate": "fast"}')
     start, end = s3_store.interval_around_all()
-    built = build(s3_store, "run", start, end, video_sidecar="{relative_key}.json", max_manifest_rows=3)
+    # Strict by default: the bad file is named with its reason and fix, and no shard is published.
+    with pytest.raises(AngoManifestError) as refused:
+        build(s3_store, "run", start, end, video_sidecar="{relative_key}.json", max_manifest_rows=3)
+    message = str(refused.value)
+    assert "1 of 8 file(s) cannot become Ango assets" in message
+    assert "incoming/v7.mp4 (externalId 'v7.mp4'): sidecar incoming/v7.mp4.json: frameRate" in message
+    assert "on_invalid='skip'" in message
+    names = {obj.key for obj in s3_store.hook.iter_objects("manifests/run/")}
+    assert names == {"manifests/run/assets.errors.ndjson"}
+
+    built = build(
+        s3_store,
+        "run",
+        start,
+        end,
+        video_sidecar="{relative_key}.json",
+        max_manifest_rows=3,
+        on_invalid="skip",
+    )
     assert built["counts"]["items"] == 7
     assert built["counts"]["invalid"] == 1
     assert len(built["manifests"]) == 3  # 3 + 3 + 1
@@ -236,7 +313,11 @@ def test_build_writes_invalid_items_to_the_errors_file_and_sharded_manifests(
     assert len(again["manifests"]) == 2
     assert again["errors"] is None
     names = {obj.key for obj in s3_store.hook.iter_objects("manifests/run/")}
-    assert names == {"manifests/run/assets-00000.ndjson", "manifests/run/assets-00001.ndjson"}
+    assert names == {
+        "manifests/run/assets-00000.ndjson",
+        "manifests/run/assets-00001.ndjson",
+        "manifests/run/assets.provenance.json",
+    }
 
 
 def test_image_sizes_and_multi_page_assets_from_a_real_bucket(
@@ -308,3 +389,16 @@ def test_100k_items_import_with_one_post_per_chunk(
     counts = ango.control.counts(project["_id"])
     assert counts["assets"] == count
     assert counts["duplicateExternalIds"] == {}
+
+
+def test_bad_presence_and_scope_prefix_are_refused_when_the_dag_is_parsed() -> None:
+    from airflow_provider_ango.operators.imports import AngoBuildImportOperator, AngoImportAssetsOperator
+
+    with pytest.raises(ValueError, match="presence must be 'scope' or 'project'"):
+        AngoImportAssetsOperator(task_id="i", project_id="p", manifest="s3://b/m.ndjson", presence="all")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="settle must be >= 0"):
+        AngoImportAssetsOperator(task_id="i", project_id="p", manifest="s3://b/m.ndjson", settle=-1)
+    with pytest.raises(ValueError, match="must start with 'import:'"):
+        AngoBuildImportOperator(
+            task_id="b", source_uri="s3://b/in/", manifest_uri="s3://b/m.ndjson", scope_batch_prefix="cams"
+        )

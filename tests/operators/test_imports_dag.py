@@ -94,7 +94,8 @@ def test_nightly_import_dag_runs_end_to_end(
     assert counts["assets"] == 3
     assert counts["duplicateExternalIds"] == {}
     day = day_start.date().isoformat()
-    assert counts["batches"] == {f"nightly-{day}": 3, "cam-1": 2, "cam-2": 1}
+    scope_batch = f"import:{s3_store.bucket.name}/incoming:{newest.date().isoformat()}"
+    assert counts["batches"] == {f"nightly-{day}": 3, "cam-1": 2, "cam-2": 1, scope_batch: 3}
 
     # The same interval again (a cleared run): nothing new, still each once.
     again = dag.test(logical_date=logical_date)

@@ -104,3 +104,49 @@ def test_an_externalid_twice_in_the_labels_is_refused(
     s3_store.hook.write_bytes("l.json", orjson.dumps([label("a.jpg"), label("a.jpg")]))
     with pytest.raises(LabelValidationError, match=r"l.json#1: externalId 'a.jpg' appears more than once"):
         import_labels(s3_store, project["_id"], f"{s3_store.bucket.uri}/l.json")
+
+
+def test_answers_that_do_not_fit_the_ontology_are_refused_before_anything_is_posted(
+    s3_store: Store, ango: AngoEmulator, project: dict[str, Any]
+) -> None:
+    names = ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]
+    seed_assets(ango, project["_id"], names)
+    radio_number = label("a.jpg")
+    radio_number["tools"][0]["classifications"][0]["answer"] = 42
+    text_object = label("b.jpg")
+    text_object["classifications"][0]["answer"] = {"text": "from the model"}
+    no_answer = label("c.jpg")
+    del no_answer["classifications"][0]["answer"]
+    lines = [orjson.dumps(item) for item in (radio_number, text_object, no_answer, label("d.jpg"))]
+    s3_store.hook.write_bytes("preds/answers.ndjson", b"\n".join(lines) + b"\n")
+    uri = f"{s3_store.bucket.uri}/preds/answers.ndjson"
+    before = last_seq(ango)
+    with pytest.raises(LabelValidationError) as refused:
+        import_labels(s3_store, project["_id"], uri)
+    message = str(refused.value)
+    assert "3 problem(s)" in message
+    assert f"{uri}:1: externalId 'a.jpg': tool 0 ('Car') > 'Color'" not in message  # nested under the tool
+    assert (
+        f"{uri}:1: externalId 'a.jpg': tool 0 ('Car'): radio 'Color' (color) is answered with int 42"
+        in message
+    )
+    assert (
+        f"{uri}:2: externalId 'b.jpg': classifications: text 'Note' (note) is answered with dict" in message
+    )
+    assert f"{uri}:3: externalId 'c.jpg': classifications: text 'Note' (note) has no answer" in message
+    posts = [entry for entry in ango.control.requests(since=before) if entry["method"] == "POST"]
+    assert posts == []
+
+
+def test_a_label_file_that_does_not_exist_is_named_before_anything_is_read(
+    s3_store: Store, ango: AngoEmulator, project: dict[str, Any]
+) -> None:
+    from airflow_provider_ango.exceptions import AngoInputNotFoundError
+
+    uri = f"{s3_store.bucket.uri}/preds/missing.ndjson"
+    before = last_seq(ango)
+    with pytest.raises(
+        AngoInputNotFoundError, match=r"label file s3://.*/preds/missing.ndjson does not exist"
+    ):
+        import_labels(s3_store, project["_id"], uri)
+    assert ango.control.requests(since=before) == []

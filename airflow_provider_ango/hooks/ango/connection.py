@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from airflow_provider_ango import __version__
-from airflow_provider_ango.exceptions import AngoConfigError
+from airflow_provider_ango.exceptions import AngoConfigError, AngoConnectionNotFoundError
+from airflow_provider_ango.hooks.ango.advice import CallOrigin
+from airflow_provider_ango.hooks.ango.http_logging import remember_secret
 from airflow_provider_ango.hooks.ango.ratelimit import shared_limiter
 from airflow_provider_ango.hooks.ango.transport import ApiCall, RetryPolicy, Transport
 from airflow_provider_ango.redaction import scrub_text
@@ -132,6 +134,8 @@ class AngoConnectionSettings:
     :param api_reading: which request forms to send where the SDK and the REST documentation
         disagree and no form satisfies both: ``sdk`` (default) or ``rest``.
     :param scheme_assumed: the host had no scheme and https was assumed (said in TLS errors).
+    :param ui_url: Ango Hub's web app, for the tasks' extra links (extra ``ui_url``; default
+        ``https://hub.ango.ai``).
     """
 
     base_url: str
@@ -143,6 +147,12 @@ class AngoConnectionSettings:
     api_reading: str = "sdk"
     scheme_assumed: bool = False
     conn_id: str = "ango_default"
+    ui_url: str | None = None
+
+    @property
+    def origin(self) -> CallOrigin:
+        """Where this connection's calls go, as errors name it."""
+        return CallOrigin(self.conn_id, self.base_url, self.scheme_assumed)
 
     @classmethod
     def from_connection(cls, conn: Connection) -> AngoConnectionSettings:
@@ -171,7 +181,21 @@ class AngoConnectionSettings:
             api_reading=_extra_choice(extra, "api_reading", API_READINGS, conn_id),
             scheme_assumed=assumed,
             conn_id=conn_id,
+            ui_url=str(extra["ui_url"]).rstrip("/") if extra.get("ui_url") else None,
         )
+
+
+#: What a new Ango connection looks like, for the error naming a connection that does not exist.
+CONNECTION_EXAMPLE = '{"conn_type": "ango", "host": "https://imeritapi.ango.ai", "password": "<API key>"}'
+
+
+def _not_found(conn_id: str, error: Exception) -> AngoConnectionNotFoundError | None:
+    """Airflow's "isn't defined" as our error naming the id and the fix; None for other failures."""
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    if not isinstance(error, AirflowNotFoundException):
+        return None
+    return AngoConnectionNotFoundError.of(conn_id, "Ango Hub", "ango_conn_id", CONNECTION_EXAMPLE)
 
 
 def user_agent() -> str:
@@ -210,7 +234,9 @@ class AngoSession:
         timeout: float,
         policy: RetryPolicy,
         log: logging.Logger,
+        conn_id: str = "ango_default",
     ) -> None:
+        self.conn_id = conn_id
         self._load_connection = load_connection
         self._aload_connection = aload_connection
         self.timeout = timeout
@@ -225,7 +251,19 @@ class AngoSession:
 
     @cached_property
     def settings(self) -> AngoConnectionSettings:
-        return AngoConnectionSettings.from_connection(self._load_connection())
+        try:
+            conn = self._load_connection()
+        except Exception as error:
+            missing = _not_found(self.conn_id, error)
+            if missing is None:
+                raise
+            raise missing from None
+        return self._remembered(AngoConnectionSettings.from_connection(conn))
+
+    @staticmethod
+    def _remembered(settings: AngoConnectionSettings) -> AngoConnectionSettings:
+        remember_secret(settings.api_key)  # kept out of httpx's log lines too
+        return settings
 
     @cached_property
     def client(self) -> httpx.Client:
@@ -249,6 +287,7 @@ class AngoSession:
             async_sleep=self.async_sleep,
             limiter=limiter,
             rate_window=settings.rate_window_seconds,
+            origin=settings.origin,
         )
 
     def call(self, call: CallArg) -> Any:
@@ -260,7 +299,14 @@ class AngoSession:
     async def acall(self, call: CallArg) -> Any:
         if self._async_settings is None:
             # The async lookup: the sync one would block the triggerer's event loop.
-            self._async_settings = AngoConnectionSettings.from_connection(await self._aload_connection())
+            try:
+                conn = await self._aload_connection()
+            except Exception as error:
+                missing = _not_found(self.conn_id, error)
+                if missing is None:
+                    raise
+                raise missing from None
+            self._async_settings = self._remembered(AngoConnectionSettings.from_connection(conn))
         settings = self._async_settings
         loop = asyncio.get_running_loop()
         if self._async_client is None or self._async_loop is not loop:

@@ -25,13 +25,14 @@ from airflow_provider_ango.exceptions import (
     error_class_for_status,
 )
 from airflow_provider_ango.hooks.ango.connection import http_timeout, user_agent
+from airflow_provider_ango.hooks.ango.http_logging import provider_requests
 from airflow_provider_ango.hooks.ango.transport import (
     RETRYABLE_STATUSES,
     RetryPolicy,
     full_jitter_backoff,
     parse_retry_after,
 )
-from airflow_provider_ango.redaction import redact_url
+from airflow_provider_ango.redaction import redact_url, safe_cause
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _NO_RETRY_ERRORS = (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.ProxyError, httpx.LocalProtocolError)
@@ -79,8 +80,11 @@ def iter_signed_url(
 ) -> Iterator[bytes]:
     """Yield the bytes at ``url`` in order, exactly once each, resuming after interruptions.
 
-    Gives up (raising the last error) after ``policy.max_retries`` interruptions in a row
-    without progress, or when the next wait would pass ``policy.max_elapsed`` seconds.
+    Chunks are gathered up to ``chunk_size`` bytes, but whatever arrived before a connection
+    dropped is handed out before resuming, so a resume starts at the last byte received, whatever
+    the size of the cut. Gives up (raising the last error) after ``policy.max_retries``
+    interruptions in a row without progress, or when the next wait would pass
+    ``policy.max_elapsed`` seconds.
     """
     shown_url = redact_url(url)
     received = 0
@@ -95,35 +99,55 @@ def iter_signed_url(
             if validator:
                 headers["If-Range"] = validator
         progress_at_start = received
+        pending = bytearray()
+        interruption: _DownloadInterruptedError | None = None
         try:
-            with client.stream("GET", url, headers=headers) as response:
+            with provider_requests():
+                response = client.send(client.build_request("GET", url, headers=headers), stream=True)
+            try:
                 skip = _check_answer(response, received, validator, shown_url)
                 total = total if total is not None else _total_length(response)
                 validator = validator or response.headers.get("ETag") or response.headers.get("Last-Modified")
-                for chunk in response.iter_raw(chunk_size):
+                # iter_raw() without a size hands out what each read returns: nothing waits in httpx's
+                # buffer when the connection drops.
+                for piece in response.iter_raw():
                     if skip:
                         # The server ignored Range and resent from byte 0: drop what we already gave out.
-                        dropped = min(skip, len(chunk))
-                        chunk, skip = chunk[dropped:], skip - dropped
-                        if not chunk:
+                        dropped = min(skip, len(piece))
+                        piece, skip = piece[dropped:], skip - dropped
+                        if not piece:
                             continue
-                    received += len(chunk)
-                    yield chunk
-            if total is not None and received < total:
+                    pending += piece
+                    if len(pending) >= chunk_size:
+                        received += len(pending)
+                        chunk, pending = bytes(pending), bytearray()
+                        yield chunk
+            finally:
+                response.close()
+            if total is not None and received + len(pending) < total:
                 raise _DownloadInterruptedError(
                     "body ended early",
-                    AngoExportError(None, "GET", shown_url, f"download ended at byte {received} of {total}"),
+                    AngoExportError(
+                        None, "GET", shown_url, f"download ended at byte {received + len(pending)} of {total}"
+                    ),
                 )
-            return
         except httpx.HTTPError as error:
             if isinstance(error, _NO_RETRY_ERRORS):
-                raise AngoConnectionError(None, "GET", shown_url, type(error).__name__) from error
+                raise AngoConnectionError(None, "GET", shown_url, type(error).__name__) from safe_cause(error)
             interruption = _DownloadInterruptedError(
                 type(error).__name__,
-                AngoConnectionError(None, "GET", shown_url, f"{type(error).__name__} after {received} bytes"),
+                AngoConnectionError(
+                    None, "GET", shown_url, f"{type(error).__name__} after {received + len(pending)} bytes"
+                ),
             )
         except _DownloadInterruptedError as raised:
             interruption = raised
+        if pending:
+            # What arrived before the cut is good data: hand it out, and resume after it.
+            received += len(pending)
+            yield bytes(pending)
+        if interruption is None:
+            return
         failures_without_progress = 0 if received > progress_at_start else failures_without_progress + 1
         wait = (
             interruption.retry_after

@@ -134,6 +134,20 @@ def list_tasks(
     return ApiCall("GET", f"/v2/project/{segment(project_id)}/tasks", params=params)
 
 
+def delete_assets(project_id: str, asset_ids: Sequence[str]) -> ApiCall:
+    """The SDK's ``delete_assets``: ``DELETE /v2/project/{id}/assets`` with ``{"assets": [asset ids]}``."""
+    if not asset_ids:
+        raise ValueError("delete_assets needs at least one asset id")
+    # Not re-sent blindly: a second send after a first one went through unseen names assets that
+    # are gone; the caller looks again instead.
+    return ApiCall(
+        "DELETE",
+        f"/v2/project/{segment(project_id)}/assets",
+        body={"assets": list(asset_ids)},
+        idempotent=False,
+    )
+
+
 def get_task(task_id: str, include_answer: bool) -> ApiCall:
     return ApiCall(
         "GET", f"/v2/task/{segment(task_id)}", params={"includeAnswer": bool_param(include_answer)}

@@ -88,6 +88,7 @@ class AngoHubHook(BaseHook):
             timeout=timeout,
             policy=self.retry_policy,
             log=log,
+            conn_id=ango_conn_id,
         )
         self._call = self.session.call
         self._acall = self.session.acall
@@ -247,6 +248,14 @@ class AngoHubHook(BaseHook):
         yield from self._iterate(
             lambda page, limit: self.get_assets_page(project_id, page, limit, filters), page_size
         )
+
+    def delete_assets(self, project_id: str, asset_ids: Sequence[str]) -> Any:
+        """Delete assets (and their tasks) by asset id: one request, all or nothing.
+
+        Not retried after an ambiguous failure (:class:`AngoAmbiguousWriteError`): list the assets
+        again to see which are gone before sending the rest.
+        """
+        return self._call(endpoints.delete_assets(project_id, asset_ids))
 
     def count_assets(self, project_id: str, filters: AssetFilterArg = None) -> int:
         return endpoints.total_of(self.get_assets_page(project_id, 1, 1, filters))

@@ -35,8 +35,16 @@ from airflow_provider_ango.exceptions import (
     AngoConnectionError,
     error_class_for_status,
 )
+from airflow_provider_ango.hooks.ango.advice import (
+    CallOrigin,
+    is_tls_failure,
+    status_advice,
+    transport_advice,
+    with_advice,
+)
+from airflow_provider_ango.hooks.ango.http_logging import provider_requests
 from airflow_provider_ango.hooks.ango.ratelimit import RateLimiter
-from airflow_provider_ango.redaction import scrub_text
+from airflow_provider_ango.redaction import MAX_MESSAGE_LENGTH, safe_cause, scrub_text, truncate
 
 #: Statuses worth another try: rate limiting and the gateway/server family.
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -132,6 +140,8 @@ def verdict_for_status(status: int, *, idempotent: bool, retry_after: float | No
 
 def verdict_for_transport_error(error: httpx.HTTPError, *, idempotent: bool) -> Verdict:
     """What to do after a failure with no HTTP answer."""
+    if is_tls_failure(error):
+        return Verdict.FAIL  # a wrong scheme or certificate fails the same way every time
     if isinstance(error, _NOT_SENT_ERRORS):
         return Verdict.RETRY
     if isinstance(error, _MAYBE_SENT_ERRORS):
@@ -210,13 +220,16 @@ def _ambiguous(
     )
 
 
-def data_or_raise(call: ApiCall, response: httpx.Response, secrets: tuple[str, ...]) -> Any:
+def data_or_raise(
+    call: ApiCall, response: httpx.Response, secrets: tuple[str, ...], origin: CallOrigin | None = None
+) -> Any:
     """Unwrap ``{"status", "data"}`` from a 2xx answer, or raise the error the answer calls for."""
     if response.is_success:
         return _unwrap(call, response, secrets)
     status = response.status_code
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    message = scrub_text(ango_message(response), secrets)
+    message = truncate(scrub_text(ango_message(response), secrets), MAX_MESSAGE_LENGTH)
+    message = with_advice(message, status_advice(status, call.path, origin))
     error = error_class_for_status(status)(status, call.method, call.path, message, retry_after=retry_after)
     verdict = verdict_for_status(status, idempotent=call.idempotent, retry_after=retry_after)
     if verdict is Verdict.RETRY:
@@ -245,16 +258,20 @@ def _unwrap(call: ApiCall, response: httpx.Response, secrets: tuple[str, ...]) -
     return payload
 
 
-def raise_for_transport_error(call: ApiCall, error: httpx.HTTPError, secrets: tuple[str, ...]) -> NoReturn:
+def raise_for_transport_error(
+    call: ApiCall, error: httpx.HTTPError, secrets: tuple[str, ...], origin: CallOrigin | None = None
+) -> NoReturn:
     """Translate a failure with no usable answer into a retry, an ambiguity or a final error."""
     description = scrub_text(f"{type(error).__name__}: {error}", secrets)
     verdict = verdict_for_transport_error(error, idempotent=call.idempotent)
     if verdict is Verdict.AMBIGUOUS:
-        raise _ambiguous(call, None, description, secrets) from error
-    final = AngoConnectionError(None, call.method, call.path, description)
+        raise _ambiguous(call, None, description, secrets) from safe_cause(error, secrets)
+    final = AngoConnectionError(
+        None, call.method, call.path, with_advice(description, transport_advice(error, origin))
+    )
     if verdict is Verdict.RETRY:
-        raise RetryableAttemptError(final, type(error).__name__) from error
-    raise final from error
+        raise RetryableAttemptError(final, type(error).__name__) from safe_cause(error, secrets)
+    raise final from safe_cause(error, secrets)
 
 
 def _rate_limited(retry_state: RetryCallState) -> bool:
@@ -279,6 +296,7 @@ class Transport:
     rng: Callable[[], float] = random.random
     limiter: RateLimiter | None = None
     rate_window: float = 60.0
+    origin: CallOrigin | None = None
 
     def secrets_for(self, call: ApiCall) -> tuple[str, ...]:
         return (self.api_key, *call.secrets)
@@ -359,11 +377,11 @@ class Transport:
             for attempt in Retrying(sleep=self.sleep, **self._retry_options(call)):
                 with attempt:
                     try:
-                        with self._slot():
+                        with self._slot(), provider_requests():
                             response = client.request(**request_kwargs)
                     except httpx.HTTPError as error:
-                        raise_for_transport_error(call, error, secrets)
-                    return data_or_raise(call, response, secrets)
+                        raise_for_transport_error(call, error, secrets, self.origin)
+                    return data_or_raise(call, response, secrets, self.origin)
         except RetryableAttemptError as spent:
             raise spent.error from spent.__cause__
         raise AssertionError("unreachable: tenacity either returns or raises")
@@ -376,10 +394,11 @@ class Transport:
                 with attempt:
                     try:
                         async with self._aslot():
-                            response = await client.request(**request_kwargs)
+                            with provider_requests():
+                                response = await client.request(**request_kwargs)
                     except httpx.HTTPError as error:
-                        raise_for_transport_error(call, error, secrets)
-                    return data_or_raise(call, response, secrets)
+                        raise_for_transport_error(call, error, secrets, self.origin)
+                    return data_or_raise(call, response, secrets, self.origin)
         except RetryableAttemptError as spent:
             raise spent.error from spent.__cause__
         raise AssertionError("unreachable: tenacity either returns or raises")

@@ -11,11 +11,23 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from airflow_provider_ango.exceptions import BucketError, BucketObjectNotFoundError, BucketUriError
+from airflow_provider_ango.exceptions import (
+    BucketError,
+    BucketNotFoundError,
+    BucketObjectNotFoundError,
+    BucketUriError,
+)
 from airflow_provider_ango.hooks.bucket.address import azure_public_base
-from airflow_provider_ango.hooks.bucket.base import BucketObject, Store, Upload, utc
+from airflow_provider_ango.hooks.bucket.base import (
+    BucketObject,
+    Store,
+    Upload,
+    check_connection,
+    object_missing,
+    utc,
+)
 from airflow_provider_ango.hooks.bucket.streams import ranged_chunks
-from airflow_provider_ango.redaction import scrub_text, truncate
+from airflow_provider_ango.redaction import safe_cause, scrub_text, truncate
 
 if TYPE_CHECKING:
     from airflow.providers.microsoft.azure.hooks.wasb import WasbHook
@@ -43,6 +55,7 @@ class AzureStore(Store):
     def airflow_hook(self) -> WasbHook:
         from airflow.providers.microsoft.azure.hooks.wasb import WasbHook
 
+        check_connection("azure", self.conn_id)
         return WasbHook(wasb_conn_id=self.conn_id)
 
     @cached_property
@@ -81,28 +94,30 @@ class AzureStore(Store):
             yield
         except ResourceNotFoundError as exc:
             if full_key is None or _error_code(exc) == "ContainerNotFound":
-                raise BucketError(
+                raise BucketNotFoundError(
                     f"Azure container {self.bucket!r} does not exist for connection {self.conn_id!r}: "
                     "create it, or fix the container in the URI"
-                ) from exc
-            raise BucketObjectNotFoundError(f"{what} does not exist (could not {action} it)") from exc
+                ) from safe_cause(exc)
+            raise object_missing(what, action) from safe_cause(exc)
         except ClientAuthenticationError as exc:
             raise BucketError(
                 f"Could not {action} {what}: access denied ({_error_code(exc) or exc.status_code}). Give the "
                 f"identity of connection {self.conn_id!r} access to container {self.bucket!r}, or pass a "
                 "conn_id that has it"
-            ) from exc
+            ) from safe_cause(exc)
         except ResourceModifiedError as exc:
-            raise BucketError(f"Could not {action} {what}: it was overwritten meanwhile; try again") from exc
+            raise BucketError(
+                f"Could not {action} {what}: it was overwritten meanwhile; try again"
+            ) from safe_cause(exc)
         except HttpResponseError as exc:
             raise BucketError(
                 f"Could not {action} {what}: {exc.status_code} {_error_code(exc)}".rstrip()
-            ) from exc
+            ) from safe_cause(exc)
         except AzureError as exc:
             detail = truncate(scrub_text(str(exc.message)))
             raise BucketError(
                 f"Could not {action} {what} via connection {self.conn_id!r}: {type(exc).__name__}: {detail}"
-            ) from exc
+            ) from safe_cause(exc)
 
     def list_objects(self, prefix: str, *, recursive: bool, page_size: int) -> Iterator[BucketObject]:
         from azure.storage.blob import BlobPrefix
@@ -235,9 +250,7 @@ class AzureStore(Store):
         dest = self.blob(dest_key)
         with self._calls(f"copy {self.describe(source_key)} to", dest_key):
             if not source.exists():
-                raise BucketObjectNotFoundError(
-                    f"{self.describe(source_key)} does not exist (could not copy it)"
-                )
+                raise object_missing(self.describe(source_key), "copy")
             answer = dest.start_copy_from_url(source.url)  # same account: authorized by the connection
             status = str(answer.get("copy_status") or "")
             copy_id = answer.get("copy_id")

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Literal
 
 from airflow_provider_ango.exceptions import (
+    AngoConnectionNotFoundError,
     BucketArgumentError,
     BucketError,
     BucketObjectNotFoundError,
@@ -96,6 +97,40 @@ class Upload(ABC):
     @abstractmethod
     def abort(self) -> None:
         """Give up: free what was sent so far; no object appears at the key."""
+
+
+#: What a new connection of each store looks like, for the error naming one that does not exist.
+CONNECTION_EXAMPLES = {
+    "s3": ("AWS", '{"conn_type": "aws", "login": "<key id>", "password": "<secret>"}'),
+    "gcs": ("Google Cloud", '{"conn_type": "google_cloud_platform", "extra": {"key_path": "/keys/sa.json"}}'),
+    "azure": ("Azure Blob", '{"conn_type": "wasb", "extra": {"connection_string": "<connection string>"}}'),
+}
+#: Boto3 finds credentials without a connection (instance profile, environment): only an S3 store
+#: may run on a default connection id that is not defined.
+OPTIONAL_DEFAULT_CONNECTIONS = {"s3": "aws_default"}
+
+
+def check_connection(kind: StoreKind, conn_id: str) -> None:
+    """Raise :class:`AngoConnectionNotFoundError` when ``conn_id`` is not a defined connection."""
+    if OPTIONAL_DEFAULT_CONNECTIONS.get(kind) == conn_id:
+        return
+    from airflow.sdk.bases.hook import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        store, example = CONNECTION_EXAMPLES[kind]
+        raise AngoConnectionNotFoundError.of(
+            conn_id, store, "the task's *_conn_id argument for this bucket", example
+        ) from None
+
+
+def object_missing(what: str, action: str) -> BucketObjectNotFoundError:
+    """The error for an object that is not there, named by its URI ``what``."""
+    return BucketObjectNotFoundError(
+        f"{what} does not exist (could not {action} it); check the key and the URI"
+    )
 
 
 class Store(ABC):

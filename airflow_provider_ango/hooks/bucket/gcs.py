@@ -7,11 +7,18 @@ from contextlib import contextmanager
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_ango.exceptions import BucketError, BucketObjectNotFoundError
+from airflow_provider_ango.exceptions import BucketError, BucketNotFoundError
 from airflow_provider_ango.hooks.bucket.address import endpoint_base
-from airflow_provider_ango.hooks.bucket.base import BucketObject, Store, Upload, utc
+from airflow_provider_ango.hooks.bucket.base import (
+    BucketObject,
+    Store,
+    Upload,
+    check_connection,
+    object_missing,
+    utc,
+)
 from airflow_provider_ango.hooks.bucket.streams import ranged_chunks
-from airflow_provider_ango.redaction import scrub_text, truncate
+from airflow_provider_ango.redaction import safe_cause, scrub_text, truncate
 
 if TYPE_CHECKING:
     from airflow.providers.google.cloud.hooks.gcs import GCSHook
@@ -30,6 +37,7 @@ class GCSStore(Store):
     def airflow_hook(self) -> GCSHook:
         from airflow.providers.google.cloud.hooks.gcs import GCSHook
 
+        check_connection("gcs", self.conn_id)
         return GCSHook(gcp_conn_id=self.conn_id)
 
     @cached_property
@@ -54,26 +62,28 @@ class GCSStore(Store):
             raise  # already ours
         except api.NotFound as exc:
             if full_key is None:
-                raise BucketError(
+                raise BucketNotFoundError(
                     f"GCS bucket {self.bucket!r} does not exist for connection {self.conn_id!r}: "
                     "create it, or fix the bucket in the URI"
-                ) from exc
-            raise BucketObjectNotFoundError(f"{what} does not exist (could not {action} it)") from exc
+                ) from safe_cause(exc)
+            raise object_missing(what, action) from safe_cause(exc)
         except (api.Forbidden, api.Unauthorized) as exc:
             raise BucketError(
                 f"Could not {action} {what}: access denied ({exc.code}). Give the service account of "
                 f"connection {self.conn_id!r} access to bucket {self.bucket!r}, or pass a conn_id that has it"
-            ) from exc
+            ) from safe_cause(exc)
         except api.PreconditionFailed as exc:
-            raise BucketError(f"Could not {action} {what}: it was overwritten meanwhile; try again") from exc
+            raise BucketError(
+                f"Could not {action} {what}: it was overwritten meanwhile; try again"
+            ) from safe_cause(exc)
         except api.GoogleAPICallError as exc:
             detail = truncate(scrub_text(str(exc.message)))
-            raise BucketError(f"Could not {action} {what}: {exc.code} {detail}") from exc
+            raise BucketError(f"Could not {action} {what}: {exc.code} {detail}") from safe_cause(exc)
         except (GoogleAuthError, OSError) as exc:  # OSError: the transport's (requests') errors
             detail = truncate(scrub_text(str(exc)))
             raise BucketError(
                 f"Could not {action} {what} via connection {self.conn_id!r}: {type(exc).__name__}: {detail}"
-            ) from exc
+            ) from safe_cause(exc)
 
     def list_objects(self, prefix: str, *, recursive: bool, page_size: int) -> Iterator[BucketObject]:
         with self._calls("list"):

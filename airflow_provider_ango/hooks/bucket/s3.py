@@ -7,15 +7,22 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_ango.exceptions import BucketError, BucketObjectNotFoundError
+from airflow_provider_ango.exceptions import BucketError, BucketNotFoundError, BucketObjectNotFoundError
 from airflow_provider_ango.hooks.bucket.address import (
     endpoint_base,
     is_aws_endpoint,
     s3_region,
     s3_virtual_host_base,
 )
-from airflow_provider_ango.hooks.bucket.base import BucketObject, Store, Upload, utc
-from airflow_provider_ango.redaction import scrub_text, truncate
+from airflow_provider_ango.hooks.bucket.base import (
+    BucketObject,
+    Store,
+    Upload,
+    check_connection,
+    object_missing,
+    utc,
+)
+from airflow_provider_ango.redaction import safe_cause, scrub_text, truncate
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -37,6 +44,7 @@ class S3Store(Store):
     def airflow_hook(self) -> S3Hook:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
+        check_connection("s3", self.conn_id)
         return S3Hook(aws_conn_id=self.conn_id)
 
     @cached_property
@@ -53,21 +61,30 @@ class S3Store(Store):
         try:
             yield
         except ClientError as exc:
-            raise self._client_error(exc, action, full_key) from exc
+            raise self._client_error(exc, action, full_key) from safe_cause(exc)
         except BotoCoreError as exc:
             detail = truncate(scrub_text(str(exc)))
+            if type(exc).__name__ == "NoCredentialsError":
+                raise BucketError(
+                    f"Could not {action} {self.describe(full_key)}: connection {self.conn_id!r} gives no AWS "
+                    "credentials and boto3 found none (environment, instance profile): define the connection "
+                    f"(AIRFLOW_CONN_{self.conn_id.upper()}) with a key pair or role, or pass the task's "
+                    "*_conn_id argument for this bucket"
+                ) from safe_cause(exc)
             raise BucketError(
-                f"Could not {action} {self.describe(full_key)} through connection {self.conn_id!r}: {detail}"
-            ) from exc
+                f"Could not {action} {self.describe(full_key)} through connection {self.conn_id!r}: "
+                f"{detail}; check the connection's endpoint_url, region and credentials, and that the "
+                "worker reaches the store"
+            ) from safe_cause(exc)
 
     def _client_error(self, exc: Any, action: str, full_key: str | None) -> BucketError:
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "?"))
         what = self.describe(full_key)
         if code in _NOT_FOUND and full_key is not None:
-            return BucketObjectNotFoundError(f"{what} does not exist (could not {action} it)")
+            return object_missing(what, action)
         if code == "NoSuchBucket":
-            return BucketError(
+            return BucketNotFoundError(
                 f"S3 bucket {self.bucket!r} does not exist for connection {self.conn_id!r}: "
                 "create it, or fix the bucket in the URI (or the endpoint_url of the connection)"
             )
@@ -169,9 +186,7 @@ class S3Store(Store):
 
         if end is not None and end <= start:
             if not self.exists(full_key):
-                raise BucketObjectNotFoundError(
-                    f"{self.describe(full_key)} does not exist (could not read it)"
-                )
+                raise object_missing(self.describe(full_key), "read")
             return iter(())
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": full_key}
         if start or end is not None:
