@@ -8,12 +8,13 @@ SYNC_STAMP := $(VENV)/.ango-synced
 AZURITE_DIR := tools/azurite
 AZURITE_MAIN := $(AZURITE_DIR)/node_modules/azurite/dist/src/blob/main.js
 PYTEST_ARGS ?=
+MATRIX_LEGS ?=
 
 # A uv on PATH wins; otherwise the one `uv-bootstrap` installs with pip. Deferred (=) so it is
 # looked up after the bootstrap ran.
 UV = $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: setup uv-bootstrap azurite test lint demo bench clean
+.PHONY: setup uv-bootstrap azurite test matrix lint demo bench clean
 
 setup: $(SYNC_STAMP) azurite
 
@@ -42,6 +43,11 @@ $(AZURITE_MAIN): $(AZURITE_DIR)/package.json $(AZURITE_DIR)/package-lock.json
 test: setup
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
 
+# The version matrix (.ci/matrix): the matrix suite on the lowest declared versions and on Python
+# 3.10 and 3.13, each in its own environment under .venv-matrix/. MATRIX_LEGS picks legs.
+matrix: azurite | uv-bootstrap
+	UV="$(UV)" bash .ci/matrix $(MATRIX_LEGS)
+
 lint: $(SYNC_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -57,4 +63,4 @@ bench: setup
 	done
 
 clean:
-	rm -rf $(VENV) $(AZURITE_DIR)/node_modules
+	rm -rf $(VENV) .venv-matrix $(AZURITE_DIR)/node_modules
