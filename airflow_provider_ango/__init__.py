@@ -33,8 +33,11 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "Ango Hub",
                 "python-modules": [
+                    "airflow_provider_ango.operators.manifests",
                     "airflow_provider_ango.operators.imports",
+                    "airflow_provider_ango.operators.labels",
                     "airflow_provider_ango.operators.exports",
+                    "airflow_provider_ango.operators.landing",
                 ],
             },
         ],
