@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import Any, Literal
 
-from airflow.sdk import BaseOperator, Context, conf
+from airflow.sdk import Context, conf
 
 from airflow_provider_ango.arguments import names_list
 from airflow_provider_ango.exceptions import AngoExportConfigError, AngoExportError
@@ -33,7 +32,10 @@ from airflow_provider_ango.exports.window import (
 )
 from airflow_provider_ango.hooks.ango import AngoHubHook, endpoints
 from airflow_provider_ango.hooks.bucket import BucketHook
+from airflow_provider_ango.lineage import ango_uri
+from airflow_provider_ango.links import AngoBatchLink, AngoProjectLink
 from airflow_provider_ango.models.export import ExportOptions, SignedUrl
+from airflow_provider_ango.operators.base import AngoBaseOperator
 from airflow_provider_ango.operators.checks import require_bucket
 from airflow_provider_ango.operators.landing import AngoLandExportOperator, default_asset, source_info
 from airflow_provider_ango.triggers.exports import AngoExportTrigger
@@ -41,7 +43,7 @@ from airflow_provider_ango.triggers.exports import AngoExportTrigger
 _DEFAULT_DEFERRABLE = conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
-class AngoTriggerExportOperator(BaseOperator):
+class AngoTriggerExportOperator(AngoBaseOperator):
     """Request an Ango Hub export and stage its zip in a bucket.
 
     Every option of ``GET /v2/export`` is an argument. With ``incremental=True`` the export
@@ -77,6 +79,10 @@ class AngoTriggerExportOperator(BaseOperator):
         text (templated, e.g. ``"{{ data_interval_start }}"``); times must carry a zone.
     :param incremental: take ``updated_at`` from the run's data interval (see above).
     :param export_timeout: seconds one export request may take.
+
+    Extra links: the project, and the batch when the export asks for exactly one. Lineage: the
+    project in, the staged zip out (nothing out for an empty interval). ``on_kill`` shuts the Ango
+    Hub hook: the export request being waited for and the zip's download are cut short.
     """
 
     template_fields: Sequence[str] = (
@@ -89,6 +95,7 @@ class AngoTriggerExportOperator(BaseOperator):
         "created_at",
     )
     ui_color = "#fde9d9"
+    operator_extra_links = (AngoProjectLink(), AngoBatchLink())
 
     def __init__(
         self,
@@ -144,9 +151,11 @@ class AngoTriggerExportOperator(BaseOperator):
         self.max_url_refreshes = max_url_refreshes
         self.deferrable = deferrable
 
-    @cached_property
-    def hook(self) -> AngoHubHook:
+    def new_hook(self) -> AngoHubHook:
         return AngoHubHook(ango_conn_id=self.ango_conn_id, timeout=self.export_timeout)
+
+    def kill_note(self) -> str:
+        return "Nothing is staged until the whole zip is checked; a retry requests the export again."
 
     def build_options(self, context: Context) -> ExportOptions:
         """The export options of this run (windows resolved, batch names turned into ids)."""
@@ -180,7 +189,12 @@ class AngoTriggerExportOperator(BaseOperator):
         return bucket_root(self.staging_uri, self.staging_conn_id, "staging_uri")
 
     def execute(self, context: Context) -> dict[str, Any]:
+        with self.hook_in_use():
+            return self._request(context)
+
+    def _request(self, context: Context) -> dict[str, Any]:
         options = self.build_options(context)
+        self._persist_links(context, options)
         bucket, prefix = self.staging()
         require_bucket(bucket, "staging_uri", prefix)
         window = window_summary(options.updated_at, options.created_at)
@@ -223,7 +237,13 @@ class AngoTriggerExportOperator(BaseOperator):
         url = unseal_url(event["sealed_url"]) if event.get("sealed_url") else None
         if url is None:
             self.log.info("The export link was not passed on sealed (no Fernet key?); requesting it again")
-        return self._stage(context, options, first_url=url)
+        with self.hook_in_use():
+            self._persist_links(context, options)
+            return self._stage(context, options, first_url=url)
+
+    def _persist_links(self, context: Context, options: ExportOptions) -> None:
+        batches = options.batches or []
+        self.persist_links(context, self.project_id, batches[0] if len(batches) == 1 else None)
 
     def _empty_interval(
         self, options: ExportOptions, bucket: BucketHook, prefix: str, window: dict[str, Any] | None
@@ -236,6 +256,7 @@ class AngoTriggerExportOperator(BaseOperator):
             options.updated_at,
             self.project_id,
         )
+        self.record_lineage([ango_uri(self.hook.base_url, self.project_id)], [])
         return {
             "staging_uri": None,
             "staging_root": bucket.uri_for(prefix) if prefix else bucket.uri,
@@ -262,6 +283,7 @@ class AngoTriggerExportOperator(BaseOperator):
             max_url_refreshes=self.max_url_refreshes,
         )
         params = endpoints.export_query(self.project_id, options)
+        self.record_lineage([ango_uri(self.hook.base_url, self.project_id)], [bucket.uri_for(key)])
         return staged_summary(
             staged,
             {

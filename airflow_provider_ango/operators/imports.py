@@ -13,10 +13,9 @@ All three are importable from this module. XCom carries only small values: URIs,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import Context
 
 from airflow_provider_ango.exceptions import AngoConfigError
 from airflow_provider_ango.hooks.ango import AngoHubHook
@@ -25,12 +24,15 @@ from airflow_provider_ango.imports.checks import ImportRun, check_manifest
 from airflow_provider_ango.imports.manifest import check_on_invalid
 from airflow_provider_ango.imports.presence import DEFAULT_PAGE_SIZE
 from airflow_provider_ango.imports.sources import BucketFiles, manifest_uris
+from airflow_provider_ango.lineage import ango_uri
+from airflow_provider_ango.links import AngoBatchLink, AngoProjectLink
+from airflow_provider_ango.operators.base import AngoBaseOperator
 from airflow_provider_ango.operators.checks import require_storage, run_identity
 from airflow_provider_ango.operators.labels import AngoImportLabelsOperator
 from airflow_provider_ango.operators.manifests import AngoBuildImportOperator
 
 
-class AngoImportAssetsOperator(BaseOperator):
+class AngoImportAssetsOperator(AngoBaseOperator):
     """Import a manifest into an Ango Hub project, each externalId once.
 
     The manifest is streamed twice (its externalIds kept as 8-byte fingerprints). ``presence``
@@ -56,12 +58,16 @@ class AngoImportAssetsOperator(BaseOperator):
     :param presence: ``"scope"`` or ``"project"`` (above).
     :param settle: seconds Ango may take to apply a write (default 5 times the hook's timeout, 300 s).
     :param max_ambiguous_rounds: how often a chunk may be sent again after ambiguous failures.
+
+    Extra links: the project, and the scope batch when the manifest has one. Lineage: the manifest
+    shards in, the project out (nothing out for a dry run). ``on_kill`` shuts the Ango Hub hook.
     :return: ``{"submitted", "skipped_existing", "invalid", "duplicates", "total", "chunks",
         "ambiguous", "resent", "removed_duplicates", "dry_run", "errors"}``
     """
 
     template_fields: Sequence[str] = ("project_id", "manifest", "batches", "storage_id")
     ui_color = "#e4f0ff"
+    operator_extra_links = (AngoProjectLink(), AngoBatchLink())
 
     def __init__(
         self,
@@ -107,11 +113,14 @@ class AngoImportAssetsOperator(BaseOperator):
         self.settle = settle
         self.max_ambiguous_rounds = max_ambiguous_rounds
 
-    @cached_property
-    def hook(self) -> AngoHubHook:
-        return AngoHubHook(ango_conn_id=self.ango_conn_id)
-
     def execute(self, context: Context) -> dict[str, Any]:
+        with self.hook_in_use():
+            return self._import(context)
+
+    def kill_note(self) -> str:
+        return "A retry finds what this try imported (the existence check): each externalId once."
+
+    def _import(self, context: Context) -> dict[str, Any]:
         uris = manifest_uris(self.manifest)
         ti = context.get("ti")
         settle = self.settle if self.settle is not None else 5 * self.hook.timeout
@@ -129,6 +138,7 @@ class AngoImportAssetsOperator(BaseOperator):
         checked = check_manifest(files, uris, run, self.on_invalid, self.log, report=not self.dry_run_only)
         if self.storage_id:
             require_storage(self.hook, self.storage_id)
+        self.persist_links(context, self.project_id)  # a failed or killed import links there too
         settings = ImportSettings(
             project_id=self.project_id,
             chunk_size=self.chunk_size,
@@ -145,6 +155,11 @@ class AngoImportAssetsOperator(BaseOperator):
         importer = AssetImporter(self.hook, settings, self.log)
         self.log.info("Importing %d manifest shard(s) into project %s", len(uris), self.project_id)
         counts = importer.run(lambda: files.lines(uris))
+        scope = importer.check.scope_batches if importer.check is not None else None
+        if scope is not None and len(scope) == 1:
+            self.persist_links(context, self.project_id, next(iter(scope)))
+        project = [] if self.dry_run_only else [ango_uri(self.hook.base_url, self.project_id)]
+        self.record_lineage(uris, project)
         result = {**counts.to_xcom(), "errors": checked.errors_uri}
         self.log.info("%s: %s", "Dry run, nothing changed" if self.dry_run_only else "Import done", result)
         return result

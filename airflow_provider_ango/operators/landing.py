@@ -11,18 +11,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import Asset, BaseOperator, Context
+from airflow.sdk import Asset, Context
 
+from airflow_provider_ango.arguments import flag
 from airflow_provider_ango.exceptions import AngoExportConfigError, AngoExportFormatError
 from airflow_provider_ango.exports.landing import Destination, check_overlap, land, spool_staged_zip
 from airflow_provider_ango.exports.layouts import LAYOUTS, Compression
 from airflow_provider_ango.exports.locations import bucket_root, object_in_bucket
 from airflow_provider_ango.exports.table_landing import TABLE_LAYOUTS, check_table_mode, land_tables
-from airflow_provider_ango.hooks.bucket import DEFAULT_MAX_CONCURRENCY
+from airflow_provider_ango.hooks.bucket import DEFAULT_MAX_CONCURRENCY, BucketHook
+from airflow_provider_ango.operators.base import AngoBaseOperator
 from airflow_provider_ango.operators.checks import require_bucket
 
 
-class AngoLandExportOperator(BaseOperator):
+class AngoLandExportOperator(AngoBaseOperator):
     """Land a staged export zip under a (partitioned) destination prefix, all or nothing.
 
     ``layout``: ``raw`` (the zip as ``export.zip``), ``ndjson`` (``part-00000.ndjson`` ...,
@@ -63,6 +65,12 @@ class AngoLandExportOperator(BaseOperator):
     :param scratch_dir: local folder for the spooled zip (it needs the zip's size on disk).
     :param max_concurrency: storage requests kept in flight for the per-file steps: split-layout
         writes, publishes, deletes of stale and temporary files (templated; default 16).
+    :param delete_staged: delete the staged zip once the landing is complete (templated; default
+        False, the zip stays in staging). A landing that fails keeps it, so a retry lands from it;
+        once deleted, landing the run again needs the trigger task to run again too.
+
+    Lineage: the staged zip in; the destination partition out (``parquet`` / ``delta``: each
+    table's URI, the partition folder of a Parquet table, the root of a Delta table).
     """
 
     template_fields: Sequence[str] = (
@@ -72,8 +80,11 @@ class AngoLandExportOperator(BaseOperator):
         "mode",
         "asset_partition_key",
         "max_concurrency",
+        "delete_staged",
     )
     ui_color = "#e2f0d9"
+    #: What is in flight, for the log of :meth:`on_kill` (the landing holds no Ango Hub connection).
+    landing_step: str | None = None
 
     def __init__(
         self,
@@ -92,6 +103,7 @@ class AngoLandExportOperator(BaseOperator):
         asset_partition_key: str | None = None,
         scratch_dir: str | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        delete_staged: bool = False,
         **kwargs: Any,
     ) -> None:
         if "{{" not in layout:  # a templated layout (a Param, say) is checked once rendered
@@ -115,10 +127,21 @@ class AngoLandExportOperator(BaseOperator):
         self.asset_partition_key = asset_partition_key
         self.scratch_dir = scratch_dir
         self.max_concurrency = max_concurrency
+        self.delete_staged = delete_staged
+
+    def on_kill(self) -> None:
+        """Say what the kill cut short: nothing at the destination changes until a landing completes."""
+        self.log.warning(
+            "Killed while %s; the destination is untouched until a landing completes (files are "
+            "published only when all are written, and a retry replaces the partition)%s",
+            self.landing_step or "preparing the landing",
+            "; the staged zip is kept" if self.delete_staged else "",
+        )
 
     def execute(self, context: Context) -> dict[str, Any]:
         check_layout(self.layout, self.compression)
         check_table_mode(self.layout, self.mode)
+        delete_staged = flag(self.delete_staged, "delete_staged")
         info = source_info(self.source)
         bucket, prefix = bucket_root(self.destination_uri, self.destination_conn_id, "destination_uri")
         destination = Destination(bucket, prefix if not prefix or prefix.endswith("/") else f"{prefix}/")
@@ -148,7 +171,9 @@ class AngoLandExportOperator(BaseOperator):
                 )
             else:
                 zip_path = Path(scratch) / "export.zip"
+                self.landing_step = f"reading the staged zip {info['staging_uri']}"
                 spool_staged_zip(*staged, zip_path, sha256=info.get("sha256"), size=info.get("bytes"))
+            self.landing_step = f"landing at {destination.uri}"
             try:
                 # pyarrow and deltalake load here, not when the DAG is parsed
                 if self.layout in TABLE_LAYOUTS:
@@ -181,8 +206,23 @@ class AngoLandExportOperator(BaseOperator):
                     f"staged export {info['staging_uri']}: {error}. Nothing was landed at {destination.uri}; "
                     "clear the trigger task to request and stage the export again"
                 ) from error
+        self.landing_step = None
+        tables = xcom.get("tables")
+        landed = [table["uri"] for table in tables.values()] if tables else [destination.uri]
+        self.record_lineage([info["staging_uri"]] if staged is not None else [], landed)
+        if delete_staged and staged is not None:
+            self._delete_staged(*staged)
         self._emit_asset_event(context, {**xcom, "window": info.get("window"), "sha256": info.get("sha256")})
         return xcom
+
+    def _delete_staged(self, hook: BucketHook, key: str) -> None:
+        """The landing is complete: the staged zip has served (``delete_staged=True``)."""
+        hook.delete(key)
+        self.log.info(
+            "Deleted the staged zip %s (delete_staged=True); to land this run again, clear the trigger "
+            "task too",
+            hook.uri_for(key),
+        )
 
     def _emit_asset_event(self, context: Context, extra: dict[str, Any]) -> None:
         if self.asset is None:

@@ -14,7 +14,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import Context
 
 from airflow_provider_ango.exceptions import AngoConfigError
 from airflow_provider_ango.hooks.ango import AngoHubHook
@@ -38,10 +38,12 @@ from airflow_provider_ango.imports.rules import (
 from airflow_provider_ango.imports.scope import check_scope_prefix, default_scope_prefix, with_scope_batch
 from airflow_provider_ango.imports.sources import split_object_uri
 from airflow_provider_ango.imports.window import compute_window
+from airflow_provider_ango.links import AngoProjectLink
+from airflow_provider_ango.operators.base import AngoBaseOperator
 from airflow_provider_ango.operators.checks import bucket_of, require_bucket, require_storage, run_identity
 
 
-class AngoBuildImportOperator(BaseOperator):
+class AngoBuildImportOperator(AngoBaseOperator):
     """Write an Ango import manifest for the bucket files of this run's window.
 
     **Window.** For a run whose data interval is ``[start, end)`` (or ``window_start`` /
@@ -94,6 +96,9 @@ class AngoBuildImportOperator(BaseOperator):
 
     ``max_concurrency`` header and sidecar reads are kept in flight (templated; default 16); the
     manifest is the same as one built a read at a time.
+
+    Extra link (with ``project_id``): the project. Lineage: the source prefix in, the manifest's
+    shards out.
 
     :param project_id: the project the manifest is for (templated); recorded in its provenance.
     :return: ``{"manifests": [uri, ...], "errors": uri | None, "provenance": uri, "counts": {"items",
@@ -160,6 +165,8 @@ class AngoBuildImportOperator(BaseOperator):
         self.scope_batch_prefix = scope_batch_prefix
         self.scope_batches = scope_batches
         self.project_id = project_id
+        if project_id:
+            self.operator_extra_links = (AngoProjectLink(),)
         self.on_invalid = check_on_invalid(on_invalid)
         self.ango_conn_id = ango_conn_id
         self.source_uri = source_uri
@@ -198,6 +205,10 @@ class AngoBuildImportOperator(BaseOperator):
         )
 
     def execute(self, context: Context) -> dict[str, Any]:
+        with self.hook_in_use():
+            return self._build(context)
+
+    def _build(self, context: Context) -> dict[str, Any]:
         window = compute_window(
             context.get("data_interval_start"),
             context.get("data_interval_end"),
@@ -216,7 +227,9 @@ class AngoBuildImportOperator(BaseOperator):
         require_bucket(source, "source_uri")
         require_bucket(target, "manifest_uri")
         if self.storage_id:
-            require_storage(AngoHubHook(ango_conn_id=self.ango_conn_id), self.storage_id)
+            require_storage(self.hook, self.storage_id)
+        if self.project_id:
+            self.persist_links(context, self.project_id)
         dag_id, run_id = run_identity(context)
         provenance = {
             "build": uuid.uuid4().hex[:12],
@@ -288,6 +301,7 @@ class AngoBuildImportOperator(BaseOperator):
         }
         if options.image_dimensions:
             counts["image_size_unknown"] = stats.image_size_unknown
+        self.record_lineage([source.uri], [target.uri_for(key) for key in shard_keys])
         result = {
             "manifests": [target.uri_for(key) for key in shard_keys],
             "errors": target.uri_for(written.errors_key) if written.errors_key else None,
