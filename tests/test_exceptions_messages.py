@@ -200,7 +200,9 @@ def test_hook_closed_error(ango: AngoEmulator, ango_connection: str) -> None:
     hook = _hook()
     hook.shut("task import was killed")
     error = raised(lambda: hook.get_project("0" * 24))
-    named(error, exceptions.AngoHookClosedError, "'ango_default'", "task import was killed", "Airflow retries")
+    named(
+        error, exceptions.AngoHookClosedError, "'ango_default'", "task import was killed", "Airflow retries"
+    )
 
 
 def test_rate_limit_error(ango: AngoEmulator, ango_connection: str) -> None:
