@@ -44,14 +44,14 @@ def persist_ango_links(
     context: Context, ui_url: str | None, project_id: str, batch_id: str | None = None
 ) -> None:
     """Record this task's links to the project (and batch) in XCom (plain URLs, no secret)."""
-    ti = context.get("ti")
-    if ti is None:  # a bare execute() outside a task run
+    push = getattr(context.get("ti"), "xcom_push", None)
+    if push is None:  # a bare execute() outside a task run (no ti, or a stand-in without XCom)
         return
     base = clean_ui_url(ui_url)
     value = {"project": project_url(base, project_id)}
     if batch_id:
         value["batch"] = batch_url(base, project_id, batch_id)
-    ti.xcom_push(key=XCOM_KEY, value=value)
+    push(key=XCOM_KEY, value=value)
 
 
 class _AngoLink(BaseOperatorLink):
