@@ -33,8 +33,11 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "Ango Hub",
                 "python-modules": [
+                    "airflow_provider_ango.operators.manifests",
                     "airflow_provider_ango.operators.imports",
+                    "airflow_provider_ango.operators.labels",
                     "airflow_provider_ango.operators.exports",
+                    "airflow_provider_ango.operators.landing",
                 ],
             },
         ],
@@ -56,6 +59,11 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_ango.triggers.stage",
                 ],
             },
+        ],
+        # The links the operators record in XCom (airflow_provider_ango.links); the UI shows them.
+        "extra-links": [
+            "airflow_provider_ango.links.AngoProjectLink",
+            "airflow_provider_ango.links.AngoBatchLink",
         ],
         "connection-types": [
             {
@@ -81,6 +89,11 @@ def get_provider_info() -> dict[str, Any]:
                         "schema": {"type": ["string", "null"], "enum": ["ids", "names", None]},
                         "description": "How cloud imports name batches: ids (the SDK, default) or names "
                         "(the REST documentation).",
+                    },
+                    "ui_url": {
+                        "label": "Ango Hub web app URL",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Where the tasks' extra links point (default https://hub.ango.ai).",
                     },
                     "api_reading": {
                         "label": "Request forms",

@@ -33,4 +33,23 @@ def names_list(value: str | Sequence[str] | None, name: str) -> list[str] | None
     return [str(item) for item in value]
 
 
-__all__ = ["names_list"]
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0", "none", "")
+
+
+def flag(value: object, name: str) -> bool:
+    """A templated switch as rendered: a bool, or its text (``"{{ params.delete }}"`` renders to
+    ``"True"``; ``bool("False")`` would be True)."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise AngoConfigError(f"{name}: {value!r} is not a switch; give True or False")
+
+
+__all__ = ["flag", "names_list"]

@@ -243,6 +243,14 @@ class AngoStorageNotFoundError(AngoConfigError):
     """A ``storage_id`` that is not one of the organization's storage integrations."""
 
 
+class AngoHookClosedError(AngoProviderError):
+    """A call on an Ango Hub hook that was shut because its task is being killed (``on_kill``).
+
+    Raised for the request that was in flight when the clients were closed, and for every later one,
+    so that a killed task stops instead of opening new connections. Let Airflow retry the task.
+    """
+
+
 __all__ = [
     "AngoAmbiguousWriteError",
     "AngoApiError",
@@ -255,6 +263,7 @@ __all__ = [
     "AngoExportError",
     "AngoExportFormatError",
     "AngoExportIntegrityError",
+    "AngoHookClosedError",
     "AngoIncompleteListingError",
     "AngoInputNotFoundError",
     "AngoLabelValidationError",

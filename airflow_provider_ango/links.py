@@ -10,7 +10,7 @@ the organization page), with ``/projects/<project id>`` for a project and
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from airflow.sdk import BaseOperatorLink
 
@@ -21,6 +21,15 @@ if TYPE_CHECKING:
 #: Where the links are kept (one small dict per task try).
 XCOM_KEY = "ango_links"
 DEFAULT_UI_URL = "https://hub.ango.ai"
+
+
+def clean_ui_url(ui_url: str | None) -> str:
+    """The web app's base URL as links show it: scheme, host and path only (no userinfo, query or
+    fragment, so that nothing secret pasted into the extra reaches XCom)."""
+    text = (ui_url or DEFAULT_UI_URL).strip()
+    parts = urlsplit(text if "://" in text else f"https://{text}")
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
 
 
 def project_url(ui_url: str, project_id: str) -> str:
@@ -35,14 +44,14 @@ def persist_ango_links(
     context: Context, ui_url: str | None, project_id: str, batch_id: str | None = None
 ) -> None:
     """Record this task's links to the project (and batch) in XCom (plain URLs, no secret)."""
-    ti = context.get("ti")
-    if ti is None:  # a bare execute() outside a task run
+    push = getattr(context.get("ti"), "xcom_push", None)
+    if push is None:  # a bare execute() outside a task run (no ti, or a stand-in without XCom)
         return
-    base = ui_url or DEFAULT_UI_URL
+    base = clean_ui_url(ui_url)
     value = {"project": project_url(base, project_id)}
     if batch_id:
         value["batch"] = batch_url(base, project_id, batch_id)
-    ti.xcom_push(key=XCOM_KEY, value=value)
+    push(key=XCOM_KEY, value=value)
 
 
 class _AngoLink(BaseOperatorLink):
@@ -69,4 +78,12 @@ class AngoBatchLink(_AngoLink):
     part = "batch"
 
 
-__all__ = ["XCOM_KEY", "AngoBatchLink", "AngoProjectLink", "batch_url", "persist_ango_links", "project_url"]
+__all__ = [
+    "XCOM_KEY",
+    "AngoBatchLink",
+    "AngoProjectLink",
+    "batch_url",
+    "clean_ui_url",
+    "persist_ango_links",
+    "project_url",
+]

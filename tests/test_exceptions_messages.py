@@ -201,6 +201,15 @@ def test_validation_error(ango: AngoEmulator, ango_connection: str) -> None:
     named(error, exceptions.AngoValidationError, "'a'", "change what its message names")
 
 
+def test_hook_closed_error(ango: AngoEmulator, ango_connection: str) -> None:
+    hook = _hook()
+    hook.shut("task import was killed")
+    error = raised(lambda: hook.get_project("0" * 24))
+    named(
+        error, exceptions.AngoHookClosedError, "'ango_default'", "task import was killed", "Airflow retries"
+    )
+
+
 def test_rate_limit_error(ango: AngoEmulator, ango_connection: str) -> None:
     ango.control.add_fault("^/v2/project/", "status", status=429, retry_after=5, count=5)
     error = raised(lambda: _hook().get_project("0" * 24))

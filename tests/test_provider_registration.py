@@ -80,3 +80,15 @@ def test_every_declared_module_imports() -> None:
     assert len(declared) >= 9
     for module in declared:
         importlib.import_module(module)
+
+
+def test_airflow_registers_the_extra_links_and_the_ui_url_field() -> None:
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert {
+        "airflow_provider_ango.links.AngoProjectLink",
+        "airflow_provider_ango.links.AngoBatchLink",
+    } <= set(manager.extra_links_class_names)
+    (connection,) = airflow_provider_ango.get_provider_info()["connection-types"]
+    assert connection["conn-fields"]["ui_url"]["label"] == "Ango Hub web app URL"

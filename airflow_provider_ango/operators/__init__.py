@@ -1,2 +1,4 @@
-"""Ango Hub operators: ``imports`` (build a manifest, import assets, import pre-labels) and ``exports``
-(trigger an export and stage it, land it in the lake). Thin wrappers over the pipelines."""
+"""Ango Hub operators, thin wrappers over the pipelines: ``manifests`` (build a manifest), ``imports``
+(import assets; the build and pre-label operators importable from it too), ``labels`` (import
+pre-labels), ``exports`` (trigger an export and stage it; the land operator importable from it too),
+``landing`` (land it in the lake), and ``base`` (what they share: lineage, hooks, links)."""

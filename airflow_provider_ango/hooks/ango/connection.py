@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from airflow_provider_ango import __version__
-from airflow_provider_ango.exceptions import AngoConfigError, AngoConnectionNotFoundError
+from airflow_provider_ango.exceptions import AngoConfigError, AngoConnectionNotFoundError, AngoHookClosedError
 from airflow_provider_ango.hooks.ango.advice import CallOrigin
 from airflow_provider_ango.hooks.ango.http_logging import remember_secret
 from airflow_provider_ango.hooks.ango.ratelimit import shared_limiter
@@ -248,6 +248,9 @@ class AngoSession:
         self._async_settings: AngoConnectionSettings | None = None
         self._async_client: httpx.AsyncClient | None = None
         self._async_loop: asyncio.AbstractEventLoop | None = None
+        #: Download clients (signed export URLs) while they stream, so that :meth:`shut` reaches them.
+        self.streams: set[httpx.Client] = set()
+        self._shut_reason: str | None = None
 
     @cached_property
     def settings(self) -> AngoConnectionSettings:
@@ -267,7 +270,24 @@ class AngoSession:
 
     @cached_property
     def client(self) -> httpx.Client:
+        self.refuse_if_shut()
         return httpx.Client(**client_options(self.settings, self.timeout))
+
+    @property
+    def is_shut(self) -> bool:
+        return self._shut_reason is not None
+
+    def refuse_if_shut(self, error: BaseException | None = None) -> None:
+        """Raise :class:`AngoHookClosedError` once :meth:`shut` ran (``error``: what it cut short)."""
+        if self._shut_reason is None:
+            return
+        closed = AngoHookClosedError(
+            f"the Ango Hub hook of connection {self.conn_id!r} was shut ({self._shut_reason}): no request is "
+            "sent on it any more; Airflow retries the task"
+        )
+        if error is not None:
+            raise closed from error
+        raise closed
 
     def transport(self, settings: AngoConnectionSettings, policy: RetryPolicy | None = None) -> Transport:
         limiter = None
@@ -292,11 +312,17 @@ class AngoSession:
 
     def call(self, call: CallArg) -> Any:
         """Send one call (or the call a builder makes for these settings, e.g. by their reading)."""
+        self.refuse_if_shut()
         settings = self.settings
         built = call(settings) if callable(call) else call
-        return self.transport(settings).send(self.client, built)
+        try:
+            return self.transport(settings).send(self.client, built)
+        except Exception as error:
+            self.refuse_if_shut(error)  # cut short by shut(): say so, not what the closed socket raised
+            raise
 
     async def acall(self, call: CallArg) -> Any:
+        self.refuse_if_shut()
         if self._async_settings is None:
             # The async lookup: the sync one would block the triggerer's event loop.
             try:
@@ -322,6 +348,18 @@ class AngoSession:
     def close(self) -> None:
         if "client" in self.__dict__:
             self.__dict__.pop("client").close()
+
+    def shut(self, reason: str) -> None:
+        """Close the sync client and every download stream now, requests in flight included, and
+        refuse every later call (:class:`AngoHookClosedError`): what a killed task needs.
+
+        Safe from a signal handler or another thread. The async client belongs to its event loop
+        and is left to :meth:`aclose`.
+        """
+        self._shut_reason = reason
+        self.close()
+        for client in list(self.streams):
+            client.close()
 
     async def aclose(self) -> None:
         if self._async_client is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableSet
 from contextlib import contextmanager
 
 import httpx
@@ -57,16 +57,22 @@ def open_signed_url(
     timeout: float,
     sleep: Callable[[float], None] = time.sleep,
     chunk_size: int = 1 << 20,
+    streams: MutableSet[httpx.Client] | None = None,
 ) -> Iterator[Iterator[bytes]]:
-    """:func:`iter_signed_url` over a client of its own, closed on exit."""
+    """:func:`iter_signed_url` over a client of its own, closed on exit (and kept in ``streams``
+    while open, so that the hook can close it from ``on_kill``)."""
     # No apikey header here: the URL signs itself and may point at a third-party bucket.
     headers = {"User-Agent": user_agent()}
     with httpx.Client(headers=headers, timeout=http_timeout(timeout), follow_redirects=True) as client:
+        if streams is not None:
+            streams.add(client)
         chunks = iter_signed_url(client, url, policy=policy, log=log, sleep=sleep, chunk_size=chunk_size)
         try:
             yield chunks
         finally:
             chunks.close()  # type: ignore[attr-defined]
+            if streams is not None:
+                streams.discard(client)
 
 
 def iter_signed_url(

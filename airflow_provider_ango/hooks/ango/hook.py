@@ -102,6 +102,16 @@ class AngoHubHook(BaseHook):
         """How this connection's cloud imports name batches: ``ids`` or ``names``."""
         return self.session.settings.batch_refs
 
+    @property
+    def base_url(self) -> str:
+        """The Ango Hub API's base URL of this connection (no ``/v2``, no key): read, never called."""
+        return self.session.settings.base_url
+
+    @property
+    def ui_url(self) -> str | None:
+        """Ango Hub's web app for this connection's links (extra ``ui_url``), None for the default."""
+        return self.session.settings.ui_url
+
     def get_conn(self) -> httpx.Client:
         """The sync ``httpx.Client`` (built on first use, released by :meth:`close`)."""
         return self.session.client
@@ -109,6 +119,11 @@ class AngoHubHook(BaseHook):
     def close(self) -> None:
         """Close the sync client (a later call builds a new one)."""
         self.session.close()
+
+    def shut(self, reason: str = "the task is being killed") -> None:
+        """Close every client now, requests and downloads in flight included, and refuse every later
+        call with :class:`~airflow_provider_ango.exceptions.AngoHookClosedError` (``on_kill``)."""
+        self.session.shut(reason)
 
     async def aclose(self) -> None:
         """Close the async client, and the sync one if it was opened."""
@@ -406,15 +421,21 @@ class AngoHubHook(BaseHook):
         the hook's retry budget. An expired URL raises :class:`AngoAuthError`.
         """
         raw_url = url.get_secret_value() if isinstance(url, SignedUrl) else url
-        with open_signed_url(
-            raw_url,
-            self.retry_policy,
-            log,
-            timeout=self.timeout,
-            sleep=self.session.sleep,
-            chunk_size=chunk_size,
-        ) as chunks:
-            yield chunks
+        self.session.refuse_if_shut()
+        try:
+            with open_signed_url(
+                raw_url,
+                self.retry_policy,
+                log,
+                timeout=self.timeout,
+                sleep=self.session.sleep,
+                chunk_size=chunk_size,
+                streams=self.session.streams,
+            ) as chunks:
+                yield chunks
+        except Exception as error:
+            self.session.refuse_if_shut(error)  # cut short by shut(): say so
+            raise
 
     # -- storages and metrics -------------------------------------------------------------
     def list_storages(self, storage_id: str | None = None) -> list[Storage]:
