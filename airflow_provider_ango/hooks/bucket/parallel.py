@@ -129,7 +129,10 @@ def _concurrent(
             if not window:
                 return
             if not window[0][1].done():
-                wait([future for _, future in window if not future.done()], return_when=FIRST_COMPLETED)
+                pending = [future for _, future in window if not future.done()]
+                if len(pending) < limit and len(window) < 2 * limit and not (exhausted or failed):
+                    continue  # calls finished since the fill: refill before waiting on the rest
+                wait(pending, return_when=FIRST_COMPLETED)
     finally:
         for _, future in window:
             future.cancel()

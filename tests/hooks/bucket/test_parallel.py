@@ -245,3 +245,29 @@ def test_a_bad_setting_fails_at_the_call_before_any_work() -> None:
         ordered_map(calls.append, range(3), max_concurrency=0, name_of=str)  # type: ignore[arg-type]
     assert calls == []
     assert DEFAULT_MAX_CONCURRENCY == 16
+
+
+def test_a_slow_first_call_does_not_stop_the_refill_behind_it() -> None:
+    # The first call finishes only once 3 x the limit of later calls have: the map must keep
+    # starting new calls while results wait behind it, even when every other call in flight ends
+    # before it would wait (a head-of-line stall otherwise, until the first call ends).
+    limit, needed = 4, 6
+    later_done = 0
+    lock = threading.Lock()
+    enough = threading.Event()
+
+    def step(item: int) -> int:
+        nonlocal later_done
+        if item == 0:
+            assert enough.wait(WAIT), f"only {later_done} later calls ran while the first one waited"
+            return item
+        with lock:
+            later_done += 1
+            if later_done >= needed:
+                enough.set()
+        return item
+
+    for _ in range(30):  # the stall needed the later calls to end before the map waited: repeat
+        later_done = 0
+        enough.clear()
+        assert list(ordered_map(step, range(12), max_concurrency=limit, name_of=str)) == list(range(12))
