@@ -29,8 +29,6 @@ import logging
 import math
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -38,6 +36,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+from emulator_process import start_emulator  # a sibling module: scripts run from benchmarks/
 
 API_KEY = "bench-key"
 DAY_SIZE = 10_000
@@ -51,20 +51,6 @@ LIMITER_WORKERS = 8
 #: is a small share of it (at 1 s it is several per cent), short enough for a bench.
 LIMITER_WINDOW = 5.0
 LIMITER_BOUND = 0.95
-
-
-def start_emulator(flags: list[str]) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_ango.emulator", "--port", "0", "--api-key", API_KEY, *flags],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if "ready at" not in line:
-        process.terminate()
-        raise RuntimeError(f"the emulator did not start: {line!r}")
-    return process, line.rsplit(" ", 1)[-1].strip()
 
 
 def connection(url: str, extra: dict[str, Any]) -> str:
@@ -338,8 +324,8 @@ def main() -> None:
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         }
     )
-    counting, counting_url = start_emulator(["--rate-limit", "off"])
-    paced, paced_url = start_emulator(["--rate-limit", f"{PER_MINUTE}/{LIMITER_WINDOW:g}s"])
+    counting, counting_url = start_emulator(API_KEY, ["--rate-limit", "off"])
+    paced, paced_url = start_emulator(API_KEY, ["--rate-limit", f"{PER_MINUTE}/{LIMITER_WINDOW:g}s"])
     try:
         os.environ["AIRFLOW_CONN_ANGO_DEFAULT"] = connection(
             counting_url, {"batch_refs": "names", "requests_per_minute": 0}

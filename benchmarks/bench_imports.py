@@ -29,7 +29,6 @@ import logging
 import math
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -38,33 +37,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from emulator_process import start_emulator  # a sibling module: scripts run from benchmarks/
+
 API_KEY = "bench-key"
 
 
-def start_emulator() -> tuple[subprocess.Popen[str], str]:
+def start_bench_emulator() -> tuple[subprocess.Popen[str], str]:
+    """The emulator with the fixtures' settings, unpaced, reading batch references as ids."""
     from airflow_provider_ango.emulator.__main__ import command_line_flags
     from airflow_provider_ango.testing.ango import FIXTURE_SETTINGS
 
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_ango.emulator",
-            "--port",
-            "0",
-            "--api-key",
-            API_KEY,
-            *command_line_flags(FIXTURE_SETTINGS.with_changes(rate_limit=None, batch_refs="ids")),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if "ready at" not in line:
-        process.terminate()
-        raise RuntimeError(f"the emulator did not start: {line!r}")
-    return process, line.rsplit(" ", 1)[-1].strip()
+    flags = command_line_flags(FIXTURE_SETTINGS.with_changes(rate_limit=None, batch_refs="ids"))
+    return start_emulator(API_KEY, flags)
 
 
 def measure(run: Callable[[], Any]) -> tuple[Any, float, int]:
@@ -102,7 +86,7 @@ def main() -> None:
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         }
     )
-    process, url = start_emulator()
+    process, url = start_bench_emulator()
     try:
         os.environ["AIRFLOW_CONN_ANGO_DEFAULT"] = json.dumps(
             {"conn_type": "ango", "host": url, "password": API_KEY, "extra": {"requests_per_minute": 0}}
