@@ -38,14 +38,25 @@ In front of the emulators of :mod:`.servers` (see ``tests/testing/test_proxy_in_
   emulator's own URL and go around the proxy, unless it was started with
   ``AngoEmulator(public_url=proxy.url)`` (start the proxy first, set ``proxy.target`` after).
 
+In a process of its own (so that its work does not share the client's GIL, as a real network's
+does not)::
+
+    python -m airflow_provider_ango.testing.proxy --target 127.0.0.1:9000 --delay 0.02 [--port N]
+
+prints one JSON line, ``{"url": ...}``, once it listens; then answers each ``stats`` line on its
+standard input with ``{"requests": R, "connections": C}``, and stops when its input closes.
+
 Loopback only: the proxy listens on 127.0.0.1 and refuses a target that is not a loopback
 address. Standard library only (asyncio in a background thread), no Airflow import.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import math
+import sys
 import threading
 from collections import deque
 from types import TracebackType
@@ -78,6 +89,12 @@ def loopback_target(target: Address | str) -> Address:
         raise ValueError(
             f"latency proxy target {target!r}: {error}; it forwards on this machine only"
         ) from None
+
+
+def via(proxy_url: str, url: str) -> str:
+    """``url`` with its scheme and host:port replaced by those of ``proxy_url`` (path and query kept)."""
+    proxy, parts = urlsplit(proxy_url), urlsplit(url)
+    return urlunsplit((proxy.scheme, proxy.netloc, parts.path, parts.query, parts.fragment))
 
 
 class _Connection:
@@ -322,8 +339,7 @@ class LatencyProxy:
 
     def via(self, url: str) -> str:
         """``url`` with its scheme and host:port replaced by the proxy's (path and query kept)."""
-        parts = urlsplit(url)
-        return urlunsplit(("http", f"{LOOPBACK}:{self.port}", parts.path, parts.query, parts.fragment))
+        return via(self.url, url)
 
     @property
     def requests(self) -> int:
@@ -402,4 +418,32 @@ class LatencyProxy:
         self.stop()
 
 
-__all__ = ["DEFAULT_DELAY", "LatencyProxy", "loopback_target"]
+def main(argv: list[str] | None = None) -> int:
+    """The command line above: serve until standard input closes."""
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_ango.testing.proxy",
+        description="A loopback TCP proxy adding a fixed delay to each request.",
+    )
+    parser.add_argument("--target", required=True, help="the loopback server, host:port or a URL")
+    parser.add_argument("--delay", type=float, default=DEFAULT_DELAY, help="seconds held per request")
+    parser.add_argument("--port", type=int, default=0, help="where to listen (default: any free port)")
+    args = parser.parse_args(argv)
+    try:
+        proxy = LatencyProxy(target=args.target, delay=args.delay, port=args.port)
+    except ValueError as error:
+        parser.error(str(error))
+    with proxy:
+        print(json.dumps({"url": proxy.url}), flush=True)
+        for line in sys.stdin:
+            if line.strip() == "stats":
+                print(json.dumps({"requests": proxy.requests, "connections": proxy.connections}), flush=True)
+            elif line.strip():
+                print(json.dumps({"error": f"unknown command {line.strip()!r}; send 'stats'"}), flush=True)
+    return 0
+
+
+__all__ = ["DEFAULT_DELAY", "LatencyProxy", "loopback_target", "main", "via"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

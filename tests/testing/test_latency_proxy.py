@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -205,3 +208,42 @@ def test_connections_the_server_closes_first_are_released() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _proxy_command(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "airflow_provider_ango.testing.proxy", *arguments]
+
+
+def test_the_command_line_proxy_runs_in_its_own_process_and_reports_its_counts(
+    target: tuple[str, int],
+) -> None:
+    command = _proxy_command("--target", f"{target[0]}:{target[1]}", "--delay", str(DELAY))
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as process:
+        assert process.stdin is not None
+        assert process.stdout is not None
+        url = json.loads(process.stdout.readline())["url"]
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            answers = sock.makefile("rb")
+            started = time.monotonic()
+            for _ in range(3):
+                sock.sendall(b"ping\n")
+                assert answers.readline() == b"pong\n"
+            elapsed = time.monotonic() - started
+            answers.close()
+        process.stdin.write("stats\nwhat\n")
+        process.stdin.flush()
+        assert json.loads(process.stdout.readline()) == {"requests": 3, "connections": 1}
+        assert "unknown command 'what'" in json.loads(process.stdout.readline())["error"]
+        process.stdin.close()  # closing its input stops it
+        assert process.wait(timeout=30) == 0
+    assert elapsed >= 3 * DELAY
+
+
+def test_the_command_line_proxy_refuses_a_remote_target_by_name() -> None:
+    finished = subprocess.run(
+        _proxy_command("--target", "10.0.0.1:80"), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert finished.returncode == 2
+    assert "forwards on this machine only" in finished.stderr
+    assert finished.stdout == ""
