@@ -304,9 +304,7 @@ class AzureStore(Store):
         source = self.blob(source_key)
         dest = self.blob(dest_key)
         with self._calls(f"copy {self.describe(source_key)} to", dest_key):
-            if not source.exists():
-                raise object_missing(self.describe(source_key), "copy")
-            answer = dest.start_copy_from_url(source.url)  # same account: authorized by the connection
+            answer = self._start_copy(source, dest, source_key)
             status = str(answer.get("copy_status") or "")
             copy_id = answer.get("copy_id")
             delay, deadline = 0.05, time.monotonic() + COPY_TIMEOUT_SECONDS
@@ -324,6 +322,20 @@ class AzureStore(Store):
                 status = str(copy.status or "")
         if status != "success":
             raise BucketError(f"Copy to {self.describe(dest_key)} ended with status {status!r}")
+
+
+    def _start_copy(self, source: Any, dest: Any, source_key: str) -> Any:
+        """Copy Blob, same account (authorized by the connection). A missing source is Azure's 404
+        ``CannotVerifyCopySource``, told apart from a missing container, with no existence check
+        first: that would be a round trip more per publish."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return dest.start_copy_from_url(source.url)
+        except ResourceNotFoundError as exc:
+            if _error_code(exc) == "ContainerNotFound":
+                raise
+            raise object_missing(self.describe(source_key), "copy") from safe_cause(exc)
 
 
 class _AzureUpload(Upload):

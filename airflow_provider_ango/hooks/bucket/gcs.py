@@ -208,9 +208,14 @@ class GCSStore(Store):
         source = self.handle.blob(source_key)
         dest = self.handle.blob(dest_key)
         token: str | None = None
+        from google.api_core.exceptions import NotFound
+
         with self._calls(f"copy {self.describe(source_key)} to", dest_key):
             while True:  # large or cross-location rewrites take several calls; the object appears at the end
-                token, _done, _total = dest.rewrite(source, token=token)
+                try:
+                    token, _done, _total = dest.rewrite(source, token=token)
+                except NotFound as exc:  # the destination need not exist: what is missing is the source
+                    raise object_missing(self.describe(source_key), "copy") from safe_cause(exc)
                 if token is None:
                     return
 

@@ -228,3 +228,35 @@ def test_a_small_write_is_one_round_trip(
         hook.write_bytes("big.bin", big)
         assert proxy.requests - before == 2  # headers, then the body after the server's 100 Continue
         assert hook.read_bytes("big.bin") == big
+
+
+@pytest.mark.parametrize("kind", ["s3", "gcs", "azure"])
+def test_a_publish_is_a_copy_and_a_delete_and_nothing_more(
+    kind: str,
+    new_bucket: Callable[[str], TestBucket],
+    latency_proxy: ProxyFactory,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two round trips per published part (no existence check before the copy); a missing source
+    is still an error naming it, and the destination is left as it was."""
+    from airflow_provider_ango.hooks.bucket import BucketObjectNotFoundError
+
+    emulator: StoreEmulator = request.getfixturevalue(f"{kind}_emulator")
+    bucket = new_bucket(kind)
+    proxy = latency_proxy(emulator.endpoint, delay=0)
+    hook = _proxied_hook(kind, bucket, emulator, proxy, monkeypatch)
+    hook.reserve_connections()
+    for number in range(3):
+        hook.write_bytes(f"tmp/part-{number}.json", b"{}")
+
+    before = proxy.requests
+    for number in range(3):
+        hook.publish(f"tmp/part-{number}.json", f"final/part-{number}.json")
+    assert proxy.requests - before == 6
+    assert hook.read_bytes("final/part-2.json") == b"{}"
+    assert not hook.exists("tmp/part-2.json")
+
+    with pytest.raises(BucketObjectNotFoundError, match=r"tmp/never-written.*does not exist"):
+        hook.publish("tmp/never-written", "final/part-0.json")
+    assert hook.read_bytes("final/part-0.json") == b"{}"
