@@ -323,7 +323,6 @@ class AzureStore(Store):
         if status != "success":
             raise BucketError(f"Copy to {self.describe(dest_key)} ended with status {status!r}")
 
-
     def _start_copy(self, source: Any, dest: Any, source_key: str) -> Any:
         """Copy Blob, same account (authorized by the connection). A missing source is Azure's 404
         ``CannotVerifyCopySource``, told apart from a missing container, with no existence check
