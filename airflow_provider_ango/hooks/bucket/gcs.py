@@ -205,11 +205,11 @@ class GCSStore(Store):
                 self.delete(key)
 
     def copy(self, source_key: str, dest_key: str) -> None:
+        from google.api_core.exceptions import NotFound
+
         source = self.handle.blob(source_key)
         dest = self.handle.blob(dest_key)
         token: str | None = None
-        from google.api_core.exceptions import NotFound
-
         with self._calls(f"copy {self.describe(source_key)} to", dest_key):
             while True:  # large or cross-location rewrites take several calls; the object appears at the end
                 try:

@@ -91,7 +91,9 @@ class S3Store(Store):
             config = hook.config.merge(Config(**extra))
             client = hook.get_client_type(region_name=hook.region_name, config=config)
         # On botocore's own event, and last: after its handler there has added the header.
-        client.meta.events.register_last("before-call.s3", _send_small_bodies_at_once)
+        client.meta.events.register_last(
+            "before-call.s3", _send_small_bodies_at_once, unique_id="ango-send-small-bodies-at-once"
+        )
         return client
 
     def _warm(self) -> None:

@@ -198,23 +198,30 @@ def test_a_header_read_is_one_request_and_ranges_end_where_the_object_does(
     assert hook.read_bytes("small.bin") == bytes(range(200))  # unbounded: metadata, then chunks
 
 
-@pytest.mark.parametrize("kind", ["s3", "gcs", "azure"])
-def test_a_small_write_is_one_round_trip(
+@pytest.fixture
+def counted(
     kind: str,
     new_bucket: Callable[[str], TestBucket],
     latency_proxy: ProxyFactory,
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """botocore sends ``Expect: 100-continue`` before every PUT body, a round trip of its own; the
-    S3 store sends bodies of up to 1 MiB with their headers, and keeps the header above that."""
-    from airflow_provider_ango.hooks.bucket.s3 import SEND_AT_ONCE_LIMIT
-
+) -> tuple[BucketHook, LatencyProxy]:
+    """A hook on a new bucket of ``kind`` whose every request goes through a proxy (no delay: to count)."""
     emulator: StoreEmulator = request.getfixturevalue(f"{kind}_emulator")
     bucket = new_bucket(kind)
     proxy = latency_proxy(emulator.endpoint, delay=0)
     hook = _proxied_hook(kind, bucket, emulator, proxy, monkeypatch)
     hook.reserve_connections()
+    return hook, proxy
+
+
+@pytest.mark.parametrize("kind", ["s3", "gcs", "azure"])
+def test_a_small_write_is_one_round_trip(kind: str, counted: tuple[BucketHook, LatencyProxy]) -> None:
+    """botocore sends ``Expect: 100-continue`` before every PUT body, a round trip of its own; the
+    S3 store sends bodies of up to 1 MiB with their headers, and keeps the header above that."""
+    from airflow_provider_ango.hooks.bucket.s3 import SEND_AT_ONCE_LIMIT
+
+    hook, proxy = counted
     hook.write_bytes("warm.txt", b"warm")  # google-cloud-storage's one bucket read goes with it
 
     before = proxy.requests
@@ -232,21 +239,13 @@ def test_a_small_write_is_one_round_trip(
 
 @pytest.mark.parametrize("kind", ["s3", "gcs", "azure"])
 def test_a_publish_is_a_copy_and_a_delete_and_nothing_more(
-    kind: str,
-    new_bucket: Callable[[str], TestBucket],
-    latency_proxy: ProxyFactory,
-    request: pytest.FixtureRequest,
-    monkeypatch: pytest.MonkeyPatch,
+    kind: str, counted: tuple[BucketHook, LatencyProxy]
 ) -> None:
     """Two round trips per published part (no existence check before the copy); a missing source
     is still an error naming it, and the destination is left as it was."""
     from airflow_provider_ango.hooks.bucket import BucketObjectNotFoundError
 
-    emulator: StoreEmulator = request.getfixturevalue(f"{kind}_emulator")
-    bucket = new_bucket(kind)
-    proxy = latency_proxy(emulator.endpoint, delay=0)
-    hook = _proxied_hook(kind, bucket, emulator, proxy, monkeypatch)
-    hook.reserve_connections()
+    hook, proxy = counted
     for number in range(3):
         hook.write_bytes(f"tmp/part-{number}.json", b"{}")
 
