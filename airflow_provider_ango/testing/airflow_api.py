@@ -41,7 +41,9 @@ class AirflowRestClient:
             raise DeploymentError(
                 f"{method} /api/v2{path}: HTTP {response.status_code}: {response.text[:2000]}"
             )
-        return response.json() if response.content else None
+        if response.status_code == 204 or response.headers.get("content-length") == "0":
+            return None  # no body: Airflow answers a deletion with 204
+        return response.json()
 
     def set_paused(self, dag_id: str, paused: bool) -> dict[str, Any]:
         result: dict[str, Any] = self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
