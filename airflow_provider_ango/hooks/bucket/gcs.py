@@ -200,7 +200,8 @@ class GCSStore(Store):
             with self.client.batch():
                 for key in full_keys:
                     self.handle.delete_blob(key)
-        except GoogleAPICallError:  # a 404 among them, or a batch the endpoint refused
+        except (GoogleAPICallError, OSError):  # a 404 among them, a refused batch, or a dropped
+            # connection (requests' errors are OSErrors): deleting is idempotent, so each again alone
             for key in full_keys:
                 self.delete(key)
 

@@ -259,3 +259,31 @@ def test_a_publish_is_a_copy_and_a_delete_and_nothing_more(
     with pytest.raises(BucketObjectNotFoundError, match=r"tmp/never-written.*does not exist"):
         hook.publish("tmp/never-written", "final/part-0.json")
     assert hook.read_bytes("final/part-0.json") == b"{}"
+
+
+def test_a_gcs_delete_batch_whose_connection_dropped_is_done_one_by_one(
+    new_bucket: Callable[[str], TestBucket], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The emulator (like any server) may reset a connection under a burst; a batch of deletes lost
+    that way is not an error to raise: the deletes are idempotent and are sent again one by one."""
+    from contextlib import contextmanager
+
+    import requests
+
+    from airflow_provider_ango.hooks.bucket import BucketHook
+
+    bucket = new_bucket("gcs")
+    hook = BucketHook.from_uri(bucket.uri, conn_id=bucket.conn_id)
+    keys = [f"drop/{number}.txt" for number in range(5)]
+    for key in keys:
+        hook.write_bytes(key, b"x")
+    store: Any = hook._store
+
+    @contextmanager
+    def dropped_batch() -> Any:
+        yield
+        raise requests.exceptions.ConnectionError("Connection aborted: reset by peer")
+
+    monkeypatch.setattr(store.client, "batch", dropped_batch)
+    assert hook.delete_prefix("drop/") == 5
+    assert list(hook.iter_objects("drop/")) == []
